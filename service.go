@@ -1,0 +1,499 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Limits of the multipart protocol that every ObjectStore (S3 and R2
+// included) can honour.
+const (
+	MinChunkSize = 5 << 20   // 5 MiB: S3/R2's smallest part but the last
+	MaxChunkSize = 5 << 30   // 5 GiB: S3's largest part
+	MaxChunks    = 10_000    // S3/R2's most parts in one upload
+	DefaultChunk = 157286400 // 150 MB, the original service's default
+	DefaultMax   = 10737418240
+)
+
+// Config holds the Service's limits.
+type Config struct {
+	MaxFileSize  int64 // largest total_size accepted
+	ChunkSize    int64 // chunk size when the client asks for none
+	MinChunkSize int64 // smallest chunk size a client may ask for
+	MaxChunkSize int64 // largest chunk size a client may ask for
+}
+
+// DefaultConfig returns the original service's limits: 10 GB files in
+// 150 MB chunks, and client-chosen chunks between 5 MiB and 5 GiB.
+func DefaultConfig() Config {
+	return Config{MaxFileSize: DefaultMax, ChunkSize: DefaultChunk, MinChunkSize: MinChunkSize, MaxChunkSize: MaxChunkSize}
+}
+
+// Validate checks that the limits can be honoured by every object store:
+// chunk sizes within [MinChunkSize, MaxChunkSize] and no file of the largest
+// size needing more than MaxChunks chunks.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxFileSize <= 0:
+		return fmt.Errorf("max file size must be positive, got %d", c.MaxFileSize)
+	case c.MinChunkSize < MinChunkSize:
+		return fmt.Errorf("minimum chunk size %d is under %d bytes (5 MiB)", c.MinChunkSize, MinChunkSize)
+	case c.MaxChunkSize > MaxChunkSize:
+		return fmt.Errorf("maximum chunk size %d is over %d bytes (5 GiB)", c.MaxChunkSize, int64(MaxChunkSize))
+	case c.ChunkSize < c.MinChunkSize:
+		return fmt.Errorf("chunk size %d is under %d bytes (5 MiB)", c.ChunkSize, c.MinChunkSize)
+	case c.ChunkSize > c.MaxChunkSize:
+		return fmt.Errorf("chunk size %d is over %d bytes (5 GiB)", c.ChunkSize, c.MaxChunkSize)
+	case chunkCount(c.MaxFileSize, c.ChunkSize) > MaxChunks:
+		return fmt.Errorf("max file size %d in chunks of %d needs %d chunks, more than %d",
+			c.MaxFileSize, c.ChunkSize, chunkCount(c.MaxFileSize, c.ChunkSize), MaxChunks)
+	}
+	return nil
+}
+
+func chunkCount(total, chunk int64) int64 { return (total + chunk - 1) / chunk }
+
+// Service is the upload service: it validates requests, reserves keys and
+// moves uploads through their states, keeping the ObjectStore and the
+// MetaStore consistent.
+type Service struct {
+	Objects ObjectStore
+	Meta    MetaStore
+	Config  Config
+	// Now returns the current time; time.Now when nil.
+	Now func() time.Time
+	// NewUUID returns a random UUID v4 string; uuid.NewString when nil.
+	NewUUID func() string
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) newUUID() string {
+	if s.NewUUID != nil {
+		return s.NewUUID()
+	}
+	return uuid.NewString()
+}
+
+// InitRequest is a request to start an upload. Fields are as the client sent
+// them; the Service validates them.
+type InitRequest struct {
+	FileName    string
+	TotalSize   int64
+	UserID      string
+	UserRole    string
+	ContentType string
+	// ChunkSize is the chunk size the client asks for; 0 means the default.
+	ChunkSize int64
+}
+
+// maxKeyAttempts bounds the readable alternatives ("name-2.ext" …) tried
+// before a name gets a suffix from the upload id.
+const maxKeyAttempts = 20
+
+// Init validates r, reserves a key and starts a multipart upload.
+func (s *Service) Init(ctx context.Context, r InitRequest) (*Upload, error) {
+	if r.FileName == "" {
+		return nil, Errorf(CodeMissingField, "file_name is required")
+	}
+	if r.UserID == "" {
+		return nil, Errorf(CodeMissingField, "user_id is required")
+	}
+	if r.UserRole == "" {
+		return nil, Errorf(CodeMissingField, "user_role is required")
+	}
+	if r.TotalSize <= 0 {
+		return nil, Errorf(CodeInvalidField, "total_size must be a positive integer")
+	}
+	if r.TotalSize > s.Config.MaxFileSize {
+		return nil, Errorf(CodeFileTooLarge, "total_size %d exceeds the limit of %d bytes", r.TotalSize, s.Config.MaxFileSize)
+	}
+	if !ValidUserID(r.UserID) {
+		return nil, Errorf(CodeInvalidField, "user_id must be 1 to 64 characters of A-Z, a-z, 0-9, '_' or '-'")
+	}
+	role, ok := ParseRole(r.UserRole)
+	if !ok {
+		return nil, Errorf(CodeInvalidField, "user_role must be one of creator, member, subscriber")
+	}
+	contentType, ok := NormalizeContentType(r.ContentType)
+	if !ok {
+		return nil, Errorf(CodeInvalidField, "content_type %q is not a valid MIME type", truncate(r.ContentType, 100))
+	}
+	chunkSize := s.Config.ChunkSize
+	if r.ChunkSize != 0 {
+		if r.ChunkSize < s.Config.MinChunkSize || r.ChunkSize > s.Config.MaxChunkSize {
+			return nil, Errorf(CodeInvalidField, "chunk_size must be between %d and %d bytes", s.Config.MinChunkSize, s.Config.MaxChunkSize)
+		}
+		chunkSize = r.ChunkSize
+	}
+	if n := chunkCount(r.TotalSize, chunkSize); n > MaxChunks {
+		return nil, Errorf(CodeInvalidField, "total_size %d in chunks of %d bytes needs %d chunks, more than %d; ask for a larger chunk_size",
+			r.TotalSize, chunkSize, n, MaxChunks)
+	}
+
+	now := s.now().UTC()
+	u := &Upload{
+		ID:          fmt.Sprintf("%d-%s", now.UnixMilli(), s.newUUID()),
+		FileName:    SanitizeFileName(r.FileName),
+		TotalSize:   r.TotalSize,
+		UserID:      r.UserID,
+		UserRole:    role,
+		ContentType: contentType,
+		ChunkSize:   chunkSize,
+		TotalChunks: int(chunkCount(r.TotalSize, chunkSize)),
+		Status:      StatusInitiated,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+	}
+	if err := s.reserveKey(ctx, u, now); err != nil {
+		return nil, err
+	}
+	handle, err := s.Objects.CreateMultipart(ctx, multipartOf(u))
+	if err != nil {
+		s.releaseKey(u)
+		return nil, err
+	}
+	u.StoreHandle = handle
+	if err := s.Meta.SetStoreHandle(ctx, u.ID, handle); err != nil {
+		_ = s.Objects.AbortMultipart(context.WithoutCancel(ctx), multipartOf(u), handle)
+		s.releaseKey(u)
+		return nil, err
+	}
+	return u, nil
+}
+
+// reserveKey inserts u with the first free key: the file name itself, then
+// "name-2.ext" … "name-20.ext", then a name with a suffix from the upload id.
+func (s *Service) reserveKey(ctx context.Context, u *Upload, day time.Time) error {
+	base := u.FileName
+	for attempt := 1; ; attempt++ {
+		name := base
+		switch {
+		case attempt > maxKeyAttempts+1:
+			return Errorf(CodeDatabase, "could not reserve a key for %q", base)
+		case attempt == maxKeyAttempts+1:
+			id := u.ID[strings.IndexByte(u.ID, '-')+1:]
+			name = AlternativeFileName(base, id[:8])
+		case attempt > 1:
+			name = AlternativeFileName(base, fmt.Sprint(attempt))
+		}
+		u.FileName = name
+		u.Key = ObjectKey(u.UserRole, u.UserID, day, u.ContentType, name)
+		err := s.Meta.CreateUpload(ctx, u)
+		if !HasCode(err, CodeKeyTaken) {
+			return err
+		}
+	}
+}
+
+// releaseKey frees the key of an upload whose init failed half-way, by
+// marking it cancelled.
+func (s *Service) releaseKey(u *Upload) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _ = s.Meta.Transition(ctx, u.ID, []Status{StatusInitiated}, StatusCancelled)
+}
+
+func multipartOf(u *Upload) MultipartInfo {
+	return MultipartInfo{
+		UploadID: u.ID, Key: u.Key, ContentType: u.ContentType,
+		TotalSize: u.TotalSize, ChunkSize: u.ChunkSize, TotalChunks: u.TotalChunks,
+	}
+}
+
+// chunkStates are the states in which chunks are accepted.
+var chunkStates = []Status{StatusInitiated, StatusInProgress}
+
+// stateError explains why an upload in status st refuses an operation.
+func stateError(u *Upload) error {
+	switch u.Status {
+	case StatusCompleted:
+		return Errorf(CodeUploadCompleted, "upload %s is already completed", u.ID)
+	case StatusCancelled:
+		return Errorf(CodeUploadCancelled, "upload %s is cancelled", u.ID)
+	case StatusCompleting:
+		return Errorf(CodeUploadBusy, "upload %s is being completed; repeat complete to finish it", u.ID)
+	case StatusCancelling:
+		return Errorf(CodeUploadBusy, "upload %s is being cancelled; repeat cancel to finish it", u.ID)
+	}
+	return Errorf(CodeUploadBusy, "upload %s is %s", u.ID, u.Status)
+}
+
+// conflict turns a CodeConflict from a compare-and-set into the error that
+// explains it, by reading the upload's current state.
+func (s *Service) conflict(ctx context.Context, id string, err error) error {
+	if !HasCode(err, CodeConflict) {
+		return err
+	}
+	u, gerr := s.Meta.GetUpload(ctx, id)
+	if gerr != nil {
+		return gerr
+	}
+	return stateError(u)
+}
+
+// PutChunk stores chunk index of upload id from body. length is the body's
+// declared length, or -1 when unknown; a chunk must be exactly as long as its
+// place in the file says. The chunk is recorded only once its bytes are durable.
+func (s *Service) PutChunk(ctx context.Context, id string, index int, length int64, body io.Reader) (*Upload, error) {
+	u, err := s.Meta.GetUpload(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if u.Status != StatusInitiated && u.Status != StatusInProgress {
+		return nil, stateError(u)
+	}
+	if index < 0 || index >= u.TotalChunks {
+		return nil, Errorf(CodeInvalidField, "X-Chunk-Index must be an integer from 0 to %d", u.TotalChunks-1)
+	}
+	want := u.ChunkLen(index)
+	if length >= 0 && length != want {
+		return nil, Errorf(CodeChunkSize, "chunk %d must be exactly %d bytes, got %d", index, want, length)
+	}
+	if err := s.Meta.ForgetChunk(ctx, id, index, chunkStates); err != nil {
+		return nil, s.conflict(ctx, id, err)
+	}
+	r := &exactReader{r: body, remaining: want, index: index, want: want}
+	etag, err := s.Objects.WriteChunk(ctx, multipartOf(u), u.StoreHandle, index, want, r)
+	if err != nil {
+		if HasCode(err, CodeUploadNotFound) { // the store's upload went away under us
+			return nil, s.conflict(ctx, id, Errorf(CodeConflict, "multipart upload gone"))
+		}
+		return nil, err
+	}
+	if err := r.expectEOF(); err != nil {
+		return nil, err
+	}
+	if err := s.Meta.RecordChunk(ctx, id, Chunk{Index: index, Size: want, ETag: etag}, chunkStates); err != nil {
+		return nil, s.conflict(ctx, id, err)
+	}
+	return u, nil
+}
+
+// exactReader passes through exactly `remaining` bytes and turns an early
+// end of the body into CodeIncompleteBody.
+type exactReader struct {
+	r          io.Reader
+	remaining  int64
+	index      int
+	want       int64
+	overflowed bool
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.remaining <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.remaining {
+		p = p[:e.remaining]
+	}
+	n, err := e.r.Read(p)
+	e.remaining -= int64(n)
+	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+		if e.remaining > 0 {
+			return n, Errorf(CodeIncompleteBody, "chunk %d ended after %d of %d bytes", e.index, e.want-e.remaining, e.want)
+		}
+		err = nil
+	}
+	if err != nil && !HasCode(err, CodeIncompleteBody) {
+		var de *Error
+		if !errors.As(err, &de) {
+			err = Wrap(CodeIncompleteBody, err, fmt.Sprintf("reading chunk %d failed after %d of %d bytes", e.index, e.want-e.remaining, e.want))
+		}
+	}
+	return n, err
+}
+
+// expectEOF checks that the body has no bytes beyond the chunk's length.
+func (e *exactReader) expectEOF() error {
+	var one [1]byte
+	for {
+		n, err := e.r.Read(one[:])
+		if n > 0 {
+			return Errorf(CodeChunkSize, "chunk %d is longer than %d bytes", e.index, e.want)
+		}
+		if err != nil {
+			return nil
+		}
+	}
+}
+
+// Complete checks that every chunk is stored and makes the file visible at
+// its key. Repeating it after a crash half-way finishes the job.
+func (s *Service) Complete(ctx context.Context, id string) (*Upload, error) {
+	u, err := s.Meta.GetUpload(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	switch u.Status {
+	case StatusInitiated, StatusInProgress, StatusCompleting:
+	default:
+		return nil, stateError(u)
+	}
+	u, err = s.Meta.Transition(ctx, id, []Status{StatusInitiated, StatusInProgress, StatusCompleting}, StatusCompleting)
+	if err != nil {
+		return nil, s.conflict(ctx, id, err)
+	}
+	chunks, err := s.Meta.ListChunks(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if missing := missingChunks(u, chunks); len(missing) > 0 {
+		back := StatusInProgress
+		if len(chunks) == 0 {
+			back = StatusInitiated
+		}
+		if _, err := s.Meta.Transition(ctx, id, []Status{StatusCompleting}, back); err != nil && !HasCode(err, CodeConflict) {
+			return nil, err
+		}
+		return nil, &Error{Code: CodeChunksMissing, Missing: missing,
+			Message: fmt.Sprintf("%d of %d chunks are missing: %s", len(missing), u.TotalChunks, listIndices(missing, 20))}
+	}
+	if _, err := s.Objects.CompleteMultipart(ctx, multipartOf(u), u.StoreHandle, chunks); err != nil {
+		if HasCode(err, CodeInvalidPart) {
+			_, _ = s.Meta.Transition(ctx, id, []Status{StatusCompleting}, StatusInProgress)
+		}
+		return nil, err
+	}
+	done, err := s.Meta.Transition(ctx, id, []Status{StatusCompleting}, StatusCompleted)
+	if HasCode(err, CodeConflict) { // a concurrent complete finished first
+		if cur, gerr := s.Meta.GetUpload(ctx, id); gerr == nil && cur.Status == StatusCompleted {
+			return cur, nil
+		}
+		return nil, s.conflict(ctx, id, err)
+	}
+	return done, err
+}
+
+func missingChunks(u *Upload, chunks []Chunk) []int {
+	have := make([]bool, u.TotalChunks)
+	for _, c := range chunks {
+		if c.Index >= 0 && c.Index < u.TotalChunks && c.Size == u.ChunkLen(c.Index) {
+			have[c.Index] = true
+		}
+	}
+	var missing []int
+	for i, ok := range have {
+		if !ok {
+			missing = append(missing, i)
+		}
+	}
+	return missing
+}
+
+// listIndices formats up to max indices, then "and N more".
+func listIndices(idx []int, max int) string {
+	var b strings.Builder
+	for i, v := range idx {
+		if i == max {
+			fmt.Fprintf(&b, " and %d more", len(idx)-max)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprint(&b, v)
+	}
+	return b.String()
+}
+
+// Cancel abandons an upload and frees its stored chunks. Repeating it after
+// a crash half-way finishes the job.
+func (s *Service) Cancel(ctx context.Context, id string) (*Upload, error) {
+	u, err := s.Meta.GetUpload(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	switch u.Status {
+	case StatusInitiated, StatusInProgress, StatusCancelling:
+	default:
+		return nil, stateError(u)
+	}
+	if _, err := s.Meta.Transition(ctx, id, []Status{StatusInitiated, StatusInProgress, StatusCancelling}, StatusCancelling); err != nil {
+		return nil, s.conflict(ctx, id, err)
+	}
+	if err := s.Objects.AbortMultipart(ctx, multipartOf(u), u.StoreHandle); err != nil {
+		return nil, err
+	}
+	done, err := s.Meta.Transition(ctx, id, []Status{StatusCancelling}, StatusCancelled)
+	if HasCode(err, CodeConflict) {
+		if cur, gerr := s.Meta.GetUpload(ctx, id); gerr == nil && cur.Status == StatusCancelled {
+			return cur, nil
+		}
+		return nil, s.conflict(ctx, id, err)
+	}
+	return done, err
+}
+
+// Status returns an upload and its recorded chunks.
+func (s *Service) Status(ctx context.Context, id string) (*Upload, []Chunk, error) {
+	u, err := s.Meta.GetUpload(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	chunks, err := s.Meta.ListChunks(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, chunks, nil
+}
+
+// Open opens the completed file at key. Keys that are malformed or try to
+// leave the store give CodeNotFound.
+func (s *Service) Open(ctx context.Context, key string) (Object, error) {
+	if !ValidKey(key) {
+		return nil, Errorf(CodeNotFound, "no file at that key")
+	}
+	return s.Objects.Open(ctx, key)
+}
+
+// ValidKey reports whether key is a well-formed object key: 1 to 1024 bytes
+// of valid UTF-8 without control characters or backslashes, made of
+// non-empty '/'-separated segments none of which is "." or "..".
+func ValidKey(key string) bool {
+	if key == "" || len(key) > 1024 || !utf8ValidNoControl(key) || strings.ContainsRune(key, '\\') {
+		return false
+	}
+	for _, seg := range strings.Split(key, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+func utf8ValidNoControl(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// Health checks the metadata store and the object store.
+func (s *Service) Health(ctx context.Context) (database, objects error) {
+	return s.Meta.Ping(ctx), s.Objects.Ping(ctx)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,193 @@
+// Package storage is the domain of MemeNow Storage: resumable, parallel,
+// chunked uploads of large files.
+//
+// It defines the Upload and Chunk types, the Service that validates requests
+// and drives the upload state machine, the key layout of stored files, and the
+// two ports the service needs: an ObjectStore for bytes and a MetaStore for
+// metadata. Adapters live in sibling packages (disk, s3, sqlite, postgres) and
+// the HTTP API in httpapi. This package imports no net/http, os or database/sql.
+package storage
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Status is the state of an upload.
+//
+// The machine is: initiated → in_progress → completing → completed, and any
+// of initiated/in_progress/cancelling → cancelling → cancelled. completing and
+// cancelling are transient: a crash leaves the upload there, and repeating the
+// complete or cancel request finishes the job.
+type Status string
+
+// The states of an upload.
+const (
+	StatusInitiated  Status = "initiated"
+	StatusInProgress Status = "in_progress"
+	StatusCompleting Status = "completing"
+	StatusCompleted  Status = "completed"
+	StatusCancelling Status = "cancelling"
+	StatusCancelled  Status = "cancelled"
+)
+
+// Role is the role of the user who owns an upload; it is the first segment of
+// the stored file's key.
+type Role string
+
+// The accepted user roles.
+const (
+	RoleCreator    Role = "creator"
+	RoleMember     Role = "member"
+	RoleSubscriber Role = "subscriber"
+)
+
+// Upload is one upload session and the file it produces.
+type Upload struct {
+	ID          string // "{unix_ms}-{uuid v4}"
+	FileName    string // sanitised file name, as stored in Key
+	TotalSize   int64  // bytes of the whole file, > 0
+	UserID      string
+	UserRole    Role
+	ContentType string
+	ChunkSize   int64 // bytes of every chunk but the last
+	TotalChunks int   // ceil(TotalSize / ChunkSize)
+	Status      Status
+	// Key is where the completed file lives in the object store. It is
+	// reserved (unique among uploads that are not cancelled) at init.
+	Key string
+	// StoreHandle is the object store's handle for the multipart upload
+	// (the S3 upload id, for example); opaque to the domain.
+	StoreHandle string
+	// ChunksUploaded and BytesUploaded count the recorded chunks.
+	ChunksUploaded int
+	BytesUploaded  int64
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// ChunkLen returns the exact length chunk index must have.
+func (u *Upload) ChunkLen(index int) int64 {
+	if index == u.TotalChunks-1 {
+		return u.TotalSize - int64(u.TotalChunks-1)*u.ChunkSize
+	}
+	return u.ChunkSize
+}
+
+// Chunk is one recorded (durably stored) chunk of an upload.
+type Chunk struct {
+	Index int    // 0-based
+	Size  int64  // bytes
+	ETag  string // the object store's tag for the part, opaque to the domain
+}
+
+// ObjectInfo describes a stored, completed object.
+type ObjectInfo struct {
+	Key          string
+	Size         int64
+	ContentType  string
+	ETag         string // quoted entity tag, as sent in the ETag header
+	LastModified time.Time
+}
+
+// Object is an open, completed object. Read and Seek work as on a file, so
+// that an HTTP layer can serve ranges and conditional requests from it.
+type Object interface {
+	io.ReadSeekCloser
+	Info() ObjectInfo
+}
+
+// MultipartInfo is what an ObjectStore needs to know to start a multipart upload.
+type MultipartInfo struct {
+	UploadID    string
+	Key         string
+	ContentType string
+	TotalSize   int64
+	ChunkSize   int64
+	TotalChunks int
+}
+
+// ObjectStore keeps bytes: the chunks of uploads in progress and the completed
+// objects. Implementations translate their own errors into *Error values with
+// the codes listed on each method; any other failure is reported as CodeStorage.
+type ObjectStore interface {
+	// CreateMultipart prepares storage for the chunks of an upload and
+	// returns an opaque handle for the later calls. Errors: CodeStorage.
+	CreateMultipart(ctx context.Context, m MultipartInfo) (handle string, err error)
+
+	// WriteChunk stores chunk index (0-based) of the upload, reading exactly
+	// size bytes from r, and returns the part's tag once the bytes are
+	// durable. A chunk that fails mid-way leaves nothing a later WriteChunk of
+	// the same index would trip over. Errors: CodeChunkLocked when another
+	// write of the same chunk is in flight, CodeIncompleteBody when r ends
+	// early, CodeUploadNotFound when the multipart upload no longer exists,
+	// CodeStorage.
+	WriteChunk(ctx context.Context, m MultipartInfo, handle string, index int, size int64, r io.Reader) (etag string, err error)
+
+	// CompleteMultipart assembles the given chunks, in order, into the object
+	// at m.Key and makes it visible atomically. It is idempotent: when the
+	// object was already completed by an earlier call it returns its info.
+	// It never overwrites an object of another upload. Errors:
+	// CodeUploadNotFound when neither the multipart upload nor the object
+	// exists, CodeInvalidPart when the stored parts do not match chunks,
+	// CodeStorage.
+	CompleteMultipart(ctx context.Context, m MultipartInfo, handle string, chunks []Chunk) (ObjectInfo, error)
+
+	// AbortMultipart frees the stored chunks of an upload. It is idempotent:
+	// aborting an upload that is already gone succeeds. Errors: CodeStorage.
+	AbortMultipart(ctx context.Context, m MultipartInfo, handle string) error
+
+	// Open opens the completed object at key. Errors: CodeNotFound, CodeStorage.
+	Open(ctx context.Context, key string) (Object, error)
+
+	// Ping checks that the store is reachable and usable. Errors: CodeStorage.
+	Ping(ctx context.Context) error
+
+	// Describe names the store for logs, e.g. "disk:/var/lib/memenow".
+	Describe() string
+}
+
+// MetaStore keeps the metadata of uploads and their chunks. Every state
+// change is a compare-and-set: it happens only when the upload is in one of
+// the expected states. Implementations translate their own errors into
+// *Error values with the codes listed; any other failure is CodeDatabase.
+type MetaStore interface {
+	// CreateUpload inserts a new upload. Errors: CodeKeyTaken when another
+	// upload that is not cancelled holds u.Key, CodeDatabase.
+	CreateUpload(ctx context.Context, u *Upload) error
+
+	// SetStoreHandle saves the ObjectStore's handle of an upload's multipart
+	// upload. Errors: CodeUploadNotFound, CodeDatabase.
+	SetStoreHandle(ctx context.Context, id, handle string) error
+
+	// GetUpload returns the upload with its chunk counters. Errors:
+	// CodeUploadNotFound, CodeDatabase.
+	GetUpload(ctx context.Context, id string) (*Upload, error)
+
+	// ListChunks returns the recorded chunks of an upload sorted by index.
+	// Errors: CodeDatabase (an unknown id gives an empty list).
+	ListChunks(ctx context.Context, id string) ([]Chunk, error)
+
+	// ForgetChunk removes the record of a chunk before it is written again,
+	// provided the upload is in one of the states from. Errors:
+	// CodeUploadNotFound, CodeConflict when it is in another state,
+	// CodeDatabase.
+	ForgetChunk(ctx context.Context, id string, index int, from []Status) error
+
+	// RecordChunk records (or replaces) a stored chunk and moves the upload
+	// to StatusInProgress, provided it is in one of the states from. Errors:
+	// as ForgetChunk.
+	RecordChunk(ctx context.Context, id string, c Chunk, from []Status) error
+
+	// Transition moves the upload to status to, provided it is in one of the
+	// states from, and returns it as it is afterwards. Errors: as
+	// ForgetChunk.
+	Transition(ctx context.Context, id string, from []Status, to Status) (*Upload, error)
+
+	// Ping checks that the database is reachable. Errors: CodeDatabase.
+	Ping(ctx context.Context) error
+
+	// Close releases the store's resources.
+	Close() error
+}
