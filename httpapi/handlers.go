@@ -1,0 +1,357 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	storage "github.com/memenow/memenow-storage"
+)
+
+// maxJSONBody bounds the JSON bodies of init, complete and cancel.
+const maxJSONBody = 64 << 10
+
+// readJSONObject reads a JSON object body into a map of raw fields.
+func readJSONObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, storage.Errorf(storage.CodeRequestTooLarge, "request body is over %d bytes", maxJSONBody)
+		}
+		return nil, storage.Wrap(storage.CodeIncompleteBody, err, "request body could not be read")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, storage.Errorf(storage.CodeInvalidField, "request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var fields map[string]json.RawMessage
+	if err := dec.Decode(&fields); err != nil || fields == nil {
+		return nil, storage.Errorf(storage.CodeInvalidField, "request body must be a JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, storage.Errorf(storage.CodeInvalidField, "request body has data after the JSON object")
+	}
+	return fields, nil
+}
+
+// present reports whether a field is there and not null.
+func present(fields map[string]json.RawMessage, name string) bool {
+	raw, ok := fields[name]
+	return ok && string(raw) != "null"
+}
+
+// stringField reads a required (or optional) string field.
+func stringField(fields map[string]json.RawMessage, name string, required bool) (string, error) {
+	if !present(fields, name) {
+		if required {
+			return "", storage.Errorf(storage.CodeMissingField, "%s is required", name)
+		}
+		return "", nil
+	}
+	var v string
+	if err := json.Unmarshal(fields[name], &v); err != nil {
+		return "", storage.Errorf(storage.CodeInvalidField, "%s must be a string", name)
+	}
+	if required && v == "" {
+		return "", storage.Errorf(storage.CodeMissingField, "%s is required", name)
+	}
+	return v, nil
+}
+
+var digits = regexp.MustCompile(`^[0-9]+$`)
+
+// sizeField reads a positive integer field. A number too big for int64 is
+// reported with tooBig.
+func sizeField(fields map[string]json.RawMessage, name string, required bool, tooBig storage.Code) (int64, error) {
+	if !present(fields, name) {
+		if required {
+			return 0, storage.Errorf(storage.CodeMissingField, "%s is required", name)
+		}
+		return 0, nil
+	}
+	raw := string(fields[name])
+	if !digits.MatchString(raw) {
+		return 0, storage.Errorf(storage.CodeInvalidField, "%s must be a positive integer", name)
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return 0, storage.Errorf(tooBig, "%s %s is too large", name, truncate(raw, 40))
+	}
+	if n <= 0 {
+		return 0, storage.Errorf(storage.CodeInvalidField, "%s must be a positive integer", name)
+	}
+	return n, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// initResponse answers POST /api/upload/init.
+type initResponse struct {
+	UploadID    string `json:"upload_id"`
+	ChunkSize   int64  `json:"chunk_size"`
+	TotalChunks int    `json:"total_chunks"`
+	Key         string `json:"r2_key"`
+	Status      string `json:"status"`
+}
+
+// parseInit reads the fields of an init request, checking presence and types;
+// the Service checks the values.
+func parseInit(fields map[string]json.RawMessage) (req storage.InitRequest, err error) {
+	if req.FileName, err = stringField(fields, "file_name", true); err != nil {
+		return req, err
+	}
+	if req.TotalSize, err = sizeField(fields, "total_size", true, storage.CodeFileTooLarge); err != nil {
+		return req, err
+	}
+	if req.UserID, err = stringField(fields, "user_id", true); err != nil {
+		return req, err
+	}
+	if req.UserRole, err = stringField(fields, "user_role", true); err != nil {
+		return req, err
+	}
+	if req.ContentType, err = stringField(fields, "content_type", false); err != nil {
+		return req, err
+	}
+	req.ChunkSize, err = sizeField(fields, "chunk_size", false, storage.CodeInvalidField)
+	return req, err
+}
+
+func (s *server) handleInit(w http.ResponseWriter, r *http.Request) {
+	fields, err := readJSONObject(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	req, err := parseInit(fields)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := s.svc.Init(r.Context(), req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, initResponse{
+		UploadID: u.ID, ChunkSize: u.ChunkSize, TotalChunks: u.TotalChunks, Key: u.Key, Status: string(u.Status),
+	})
+}
+
+// maxUploadIDLen bounds upload ids in headers and bodies.
+const maxUploadIDLen = 128
+
+// uploadIDHeader reads the X-Upload-Id header.
+func uploadIDHeader(r *http.Request) (string, error) {
+	id := strings.TrimSpace(r.Header.Get("X-Upload-Id"))
+	if id == "" {
+		return "", storage.Errorf(storage.CodeMissingField, "the X-Upload-Id header is required")
+	}
+	if len(id) > maxUploadIDLen {
+		return "", storage.Errorf(storage.CodeInvalidField, "X-Upload-Id is too long")
+	}
+	return id, nil
+}
+
+// chunkIndexHeader reads the X-Chunk-Index header: a non-negative integer.
+func chunkIndexHeader(r *http.Request) (int, error) {
+	v := strings.TrimSpace(r.Header.Get("X-Chunk-Index"))
+	if v == "" {
+		return 0, storage.Errorf(storage.CodeMissingField, "the X-Chunk-Index header is required")
+	}
+	if !digits.MatchString(v) || len(v) > 9 {
+		return 0, storage.Errorf(storage.CodeInvalidField, "X-Chunk-Index must be a non-negative integer below the chunk count")
+	}
+	n, _ := strconv.Atoi(v)
+	return n, nil
+}
+
+// chunkResponse answers PUT /api/upload/chunk.
+type chunkResponse struct {
+	UploadID   string `json:"upload_id"`
+	ChunkIndex int    `json:"chunk_index"`
+	Status     string `json:"status"`
+}
+
+func (s *server) handleChunk(w http.ResponseWriter, r *http.Request) {
+	id, err := uploadIDHeader(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	index, err := chunkIndexHeader(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if _, err := s.svc.PutChunk(r.Context(), id, index, r.ContentLength, r.Body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, chunkResponse{UploadID: id, ChunkIndex: index, Status: "uploaded"})
+}
+
+// uploadIDBody reads {"upload_id": "..."}.
+func uploadIDBody(w http.ResponseWriter, r *http.Request) (string, error) {
+	fields, err := readJSONObject(w, r)
+	if err != nil {
+		return "", err
+	}
+	id, err := stringField(fields, "upload_id", true)
+	if err == nil && len(id) > maxUploadIDLen {
+		err = storage.Errorf(storage.CodeInvalidField, "upload_id is too long")
+	}
+	return id, err
+}
+
+// completeResponse answers POST /api/upload/complete.
+type completeResponse struct {
+	UploadID string `json:"upload_id"`
+	Key      string `json:"r2_key"`
+	Status   string `json:"status"`
+}
+
+func (s *server) handleComplete(w http.ResponseWriter, r *http.Request) {
+	id, err := uploadIDBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := s.svc.Complete(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, completeResponse{UploadID: u.ID, Key: u.Key, Status: string(u.Status)})
+}
+
+// cancelResponse answers POST /api/upload/cancel.
+type cancelResponse struct {
+	UploadID string `json:"upload_id"`
+	Status   string `json:"status"`
+}
+
+func (s *server) handleCancel(w http.ResponseWriter, r *http.Request) {
+	id, err := uploadIDBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := s.svc.Cancel(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, cancelResponse{UploadID: u.ID, Status: string(u.Status)})
+}
+
+// statusResponse answers GET /api/upload/{id}/status: the original's fields
+// plus chunk_size, total_chunks, chunks, bytes_uploaded and r2_key.
+type statusResponse struct {
+	UploadID       string `json:"upload_id"`
+	FileName       string `json:"file_name"`
+	TotalSize      int64  `json:"total_size"`
+	UserID         string `json:"user_id"`
+	UserRole       string `json:"user_role"`
+	ContentType    string `json:"content_type"`
+	Status         string `json:"status"`
+	ChunksUploaded int    `json:"chunks_uploaded"`
+	ChunkSize      int64  `json:"chunk_size"`
+	TotalChunks    int    `json:"total_chunks"`
+	Chunks         []int  `json:"chunks"`
+	BytesUploaded  int64  `json:"bytes_uploaded"`
+	Key            string `json:"r2_key,omitempty"`
+	CreatedAt      string `json:"created_at"`
+	UpdatedAt      string `json:"updated_at"`
+}
+
+func (s *server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if len(id) > maxUploadIDLen {
+		s.writeError(w, r, storage.Errorf(storage.CodeInvalidField, "upload id is too long"))
+		return
+	}
+	u, chunks, err := s.svc.Status(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	indices := make([]int, len(chunks))
+	for i, c := range chunks {
+		indices[i] = c.Index
+	}
+	resp := statusResponse{
+		UploadID: u.ID, FileName: u.FileName, TotalSize: u.TotalSize, UserID: u.UserID,
+		UserRole: string(u.UserRole), ContentType: u.ContentType, Status: string(u.Status),
+		ChunksUploaded: u.ChunksUploaded, ChunkSize: u.ChunkSize, TotalChunks: u.TotalChunks,
+		Chunks: indices, BytesUploaded: u.BytesUploaded,
+		CreatedAt: timestamp(u.CreatedAt), UpdatedAt: timestamp(u.UpdatedAt),
+	}
+	if u.Status == storage.StatusCompleted {
+		resp.Key = u.Key
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// handleFile serves a completed file with ranges and conditional requests.
+func (s *server) handleFile(w http.ResponseWriter, r *http.Request) {
+	obj, err := s.svc.Open(r.Context(), r.PathValue("key"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	defer obj.Close()
+	info := obj.Info()
+	h := w.Header()
+	h.Set("Content-Type", info.ContentType)
+	if info.ETag != "" {
+		h.Set("ETag", info.ETag)
+	}
+	h.Set("Accept-Ranges", "bytes")
+	h.Set("X-Content-Type-Options", "nosniff")
+	http.ServeContent(w, r, "", info.LastModified, obj)
+}
+
+// healthResponse answers GET /health.
+type healthResponse struct {
+	Status    string            `json:"status"`
+	Timestamp string            `json:"timestamp"`
+	Checks    map[string]string `json:"checks"`
+	Error     *errorDetail      `json:"error,omitempty"`
+}
+
+func (s *server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	dbErr, objErr := s.svc.Health(r.Context())
+	resp := healthResponse{Status: "ok", Timestamp: timestamp(s.now()), Checks: map[string]string{"database": "ok", "storage": "ok"}}
+	status := http.StatusOK
+	if dbErr != nil || objErr != nil {
+		status = http.StatusServiceUnavailable
+		resp.Status = "unavailable"
+		var failed []string
+		if dbErr != nil {
+			resp.Checks["database"] = "error"
+			failed = append(failed, "database")
+			s.log.Error("health check failed", "part", "database", "err", dbErr)
+		}
+		if objErr != nil {
+			resp.Checks["storage"] = "error"
+			failed = append(failed, "storage")
+			s.log.Error("health check failed", "part", "storage", "err", objErr)
+		}
+		resp.Error = &errorDetail{Code: storage.CodeUnavailable, Timestamp: resp.Timestamp,
+			Message: "unavailable: " + strings.Join(failed, " and ") + " check failed"}
+		w.Header().Set("Retry-After", "5")
+	}
+	writeJSON(w, status, resp)
+}
