@@ -1,0 +1,245 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	storage "github.com/memenow/memenow-storage"
+)
+
+// serveConfig is the configuration of the serve command.
+type serveConfig struct {
+	Addr            string
+	DataDir         string
+	MaxFileSize     int64
+	ChunkSize       int64
+	AllowedOrigins  []string
+	ShutdownTimeout time.Duration
+	LogFormat       string
+	LogLevel        string
+	DatabaseName    string // accepted from the original's config; informational
+}
+
+// setting is one configuration value: a flag, its MEMENOW_* variable and its
+// config-file key.
+type setting struct {
+	name  string // flag name; the env var is MEMENOW_ + upper-snake; the file key is snake
+	usage string
+	def   string
+	apply func(cfg *serveConfig, value string) error
+}
+
+// envName returns the environment variable of a flag: --max-file-size → MEMENOW_MAX_FILE_SIZE.
+func envName(flagName string) string {
+	return "MEMENOW_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// fileKey returns the config-file key of a flag: --max-file-size → max_file_size.
+func fileKey(flagName string) string { return strings.ReplaceAll(flagName, "-", "_") }
+
+func serveSettings() []setting {
+	return []setting{
+		{"addr", "address to listen on", "127.0.0.1:8787", func(c *serveConfig, v string) error {
+			c.Addr = v
+			return nil
+		}},
+		{"data-dir", "folder of the SQLite database and the stored files", "data", func(c *serveConfig, v string) error {
+			if v == "" {
+				return errors.New("data dir must not be empty")
+			}
+			c.DataDir = v
+			return nil
+		}},
+		{"max-file-size", "largest file accepted, in bytes (suffixes KB, MB, GB, KiB, MiB, GiB allowed)", strconv.FormatInt(storage.DefaultMax, 10), func(c *serveConfig, v string) (err error) {
+			c.MaxFileSize, err = parseSize(v)
+			return err
+		}},
+		{"chunk-size", "default chunk size in bytes (5 MiB to 5 GiB; clients may ask for another at init)", strconv.FormatInt(storage.DefaultChunk, 10), func(c *serveConfig, v string) (err error) {
+			c.ChunkSize, err = parseSize(v)
+			return err
+		}},
+		{"allowed-origins", "comma-separated origins browsers may call the API from, or *", "*", func(c *serveConfig, v string) error {
+			c.AllowedOrigins = nil
+			for _, o := range strings.Split(v, ",") {
+				if o = strings.TrimSpace(o); o != "" {
+					c.AllowedOrigins = append(c.AllowedOrigins, o)
+				}
+			}
+			if len(c.AllowedOrigins) == 0 {
+				return errors.New("allowed origins must not be empty (use * for any)")
+			}
+			return nil
+		}},
+		{"shutdown-timeout", "how long in-flight requests may run after SIGTERM/SIGINT", "30s", func(c *serveConfig, v string) (err error) {
+			c.ShutdownTimeout, err = time.ParseDuration(v)
+			if err == nil && c.ShutdownTimeout < 0 {
+				err = errors.New("must not be negative")
+			}
+			return err
+		}},
+		{"log-format", "log format: text or json", "text", func(c *serveConfig, v string) error {
+			if v != "text" && v != "json" {
+				return fmt.Errorf("must be text or json, got %q", v)
+			}
+			c.LogFormat = v
+			return nil
+		}},
+		{"log-level", "log level: debug, info, warn or error", "info", func(c *serveConfig, v string) error {
+			switch v {
+			case "debug", "info", "warn", "error":
+				c.LogLevel = v
+				return nil
+			}
+			return fmt.Errorf("must be debug, info, warn or error, got %q", v)
+		}},
+		{"database-name", "name of the database (kept for the original's config files; unused)", "UPLOAD_DB", func(c *serveConfig, v string) error {
+			c.DatabaseName = v
+			return nil
+		}},
+	}
+}
+
+// loadServeConfig resolves the configuration with the precedence
+// flag > environment > config file > default.
+func loadServeConfig(args []string, getenv func(string) string, usageOut *strings.Builder) (*serveConfig, error) {
+	settings := serveSettings()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(usageOut)
+	values := map[string]*string{}
+	for _, s := range settings {
+		values[s.name] = fs.String(s.name, s.def, s.usage+" (env "+envName(s.name)+")")
+	}
+	configFile := fs.String("config", "", "JSON config file (env MEMENOW_CONFIG); keys are the flag names with '_' for '-'")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, flagHelp
+		}
+		return nil, errUsage{err}
+	}
+	if fs.NArg() > 0 {
+		return nil, errUsage{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	setByFlag := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { setByFlag[f.Name] = true })
+
+	path := *configFile
+	if !setByFlag["config"] {
+		path = getenv("MEMENOW_CONFIG")
+	}
+	fromFile := map[string]string{}
+	if path != "" {
+		var err error
+		if fromFile, err = readConfigFile(path, settings); err != nil {
+			return nil, err
+		}
+	}
+
+	cfg := &serveConfig{}
+	for _, s := range settings {
+		value, source := s.def, "default"
+		if v, ok := fromFile[fileKey(s.name)]; ok {
+			value, source = v, "config file key "+fileKey(s.name)
+		}
+		if v := getenv(envName(s.name)); v != "" {
+			value, source = v, envName(s.name)
+		}
+		if setByFlag[s.name] {
+			value, source = *values[s.name], "--"+s.name
+		}
+		if err := s.apply(cfg, value); err != nil {
+			return nil, fmt.Errorf("%s: %v", source, err)
+		}
+	}
+	return cfg, nil
+}
+
+// flagHelp is returned when -h was asked for.
+var flagHelp = flag.ErrHelp
+
+// errUsage marks a command-line usage error.
+type errUsage struct{ error }
+
+// readConfigFile reads a JSON object whose keys are settings' file keys.
+// Numbers and strings are accepted; unknown keys are an error, so that typos
+// do not go unnoticed.
+func readConfigFile(path string, settings []setting) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %v", err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("config file %s: not a JSON object: %v", path, err)
+	}
+	known := map[string]bool{}
+	for _, s := range settings {
+		known[fileKey(s.name)] = true
+	}
+	out := map[string]string{}
+	for key, value := range raw {
+		if !known[key] {
+			return nil, fmt.Errorf("config file %s: unknown key %q", path, key)
+		}
+		var s string
+		if err := json.Unmarshal(value, &s); err == nil {
+			out[key] = s
+			continue
+		}
+		var list []string
+		if err := json.Unmarshal(value, &list); err == nil {
+			out[key] = strings.Join(list, ",")
+			continue
+		}
+		var n json.Number
+		if err := json.Unmarshal(value, &n); err == nil {
+			out[key] = n.String()
+			continue
+		}
+		return nil, fmt.Errorf("config file %s: key %q must be a string or a number", path, key)
+	}
+	return out, nil
+}
+
+// parseSize parses a byte count: a plain integer or one with a unit
+// (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB; case-insensitive).
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{
+		{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
+		{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12}, {"b", 1},
+	}
+	lower := strings.ToLower(s)
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(lower, u.suffix) {
+			lower, mult = strings.TrimSpace(strings.TrimSuffix(lower, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(lower, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size in bytes", s)
+	}
+	if n > (1<<63-1)/mult {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	return n * mult, nil
+}
+
+// version returns the module version the binary was built from.
+func version() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "(devel)"
+}

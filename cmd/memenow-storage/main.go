@@ -1,0 +1,82 @@
+// Command memenow-storage is the MemeNow Storage service and its client.
+//
+//	memenow-storage serve      run the HTTP service
+//	memenow-storage upload     upload a file, with progress and resume
+//	memenow-storage download   download a stored file, with resume
+//	memenow-storage status     show an upload's status
+//	memenow-storage cancel     cancel an upload
+//
+// Run "memenow-storage COMMAND -h" for a command's flags.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// command is one subcommand of the binary.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int
+}
+
+// commands lists the subcommands.
+func commands() map[string]command {
+	return map[string]command{
+		"serve": {"run the HTTP service", runServe},
+	}
+}
+
+// run is the whole program: it returns the exit status instead of exiting,
+// so that tests can drive it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr, cmds)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	if args[0] == "version" || args[0] == "--version" {
+		fmt.Fprintln(stdout, "memenow-storage", version())
+		return exitOK
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "memenow-storage: unknown command %q\n", args[0])
+		usage(stderr, cmds)
+		return exitUsage
+	}
+	return cmd.run(ctx, args[1:], getenv, stdout, stderr)
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "usage: memenow-storage COMMAND [flags]")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, name := range []string{"serve", "upload", "download", "status", "cancel", "migrate", "version"} {
+		if c, ok := cmds[name]; ok {
+			fmt.Fprintf(w, "  %-9s %s\n", name, c.summary)
+		}
+	}
+	fmt.Fprintln(w, "  version   print the version")
+	fmt.Fprintln(w, "\nRun 'memenow-storage COMMAND -h' for a command's flags.")
+}
