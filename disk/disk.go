@@ -1,0 +1,537 @@
+// Package disk is a storage.ObjectStore on a local file system.
+//
+// Layout under the store's directory:
+//
+//	uploads/{uploadID}   one preallocated (sparse) file per upload in progress;
+//	                     chunk i is written at offset i*ChunkSize
+//	objects/{key}        completed objects: hard links to the upload's file
+//	meta/{key}.json      each object's content type and entity tag
+//
+// Completing an upload never copies bytes: the upload's file is fsynced and
+// linked to its key. Writers of the same chunk are kept apart by open file
+// description byte-range locks, so several processes on one host may share
+// the directory.
+package disk
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/memenow/memenow-storage"
+)
+
+// Subdirectories of the store's directory.
+const (
+	uploadsDir = "uploads"
+	objectsDir = "objects"
+	metaDir    = "meta"
+)
+
+// bufSize is the size of the pooled copy buffers.
+const bufSize = 1 << 20
+
+// Store is an ObjectStore in a local directory. It is safe for concurrent use.
+type Store struct {
+	dir  string
+	crc  *crc32.Table
+	bufs sync.Pool
+}
+
+var _ storage.ObjectStore = (*Store)(nil)
+
+// New returns a Store in dir, creating the directory tree as needed.
+func New(dir string) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, sub := range []string{uploadsDir, objectsDir, metaDir} {
+		if err := os.MkdirAll(filepath.Join(abs, sub), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	s := &Store{dir: abs, crc: crc32.MakeTable(crc32.Castagnoli)}
+	s.bufs.New = func() any { b := make([]byte, bufSize); return &b }
+	return s, nil
+}
+
+// Describe returns "disk:" and the store's absolute directory.
+func (s *Store) Describe() string { return "disk:" + s.dir }
+
+// sidecar is the metadata of a completed object, kept in meta/{key}.json.
+type sidecar struct {
+	UploadID    string `json:"upload_id"`
+	ContentType string `json:"content_type"`
+	ETag        string `json:"etag"`
+}
+
+// uploadPath returns the file of the upload with handle h, or false when h is
+// not a plain file name.
+func (s *Store) uploadPath(h string) (string, bool) {
+	if h == "" || len(h) > 255 || !filepath.IsLocal(h) || strings.ContainsAny(h, "/\\\x00") {
+		return "", false
+	}
+	return filepath.Join(s.dir, uploadsDir, h), true
+}
+
+// validKey reports whether key is a well-formed key that stays inside the
+// store: no backslashes, NUL, empty, "." or ".." segments.
+func validKey(key string) bool {
+	return storage.ValidKey(key) && !strings.ContainsRune(key, 0) && filepath.IsLocal(filepath.FromSlash(key))
+}
+
+// objectPath and metaPath return where the object at key and its sidecar live.
+func (s *Store) objectPath(key string) string {
+	return filepath.Join(s.dir, objectsDir, filepath.FromSlash(key))
+}
+
+func (s *Store) metaPath(key string) string {
+	return filepath.Join(s.dir, metaDir, filepath.FromSlash(key)+".json")
+}
+
+// chunkLen returns the length chunk index of m must have.
+func chunkLen(m storage.MultipartInfo, index int) int64 {
+	if index == m.TotalChunks-1 {
+		return m.TotalSize - int64(m.TotalChunks-1)*m.ChunkSize
+	}
+	return m.ChunkSize
+}
+
+// CreateMultipart creates the upload's file at its full size (sparse) and
+// makes it durable. The handle is the upload id.
+func (s *Store) CreateMultipart(ctx context.Context, m storage.MultipartInfo) (string, error) {
+	if m.TotalSize <= 0 || m.ChunkSize <= 0 || int64(m.TotalChunks) != (m.TotalSize+m.ChunkSize-1)/m.ChunkSize {
+		return "", storage.Errorf(storage.CodeStorage, "invalid multipart layout: %d bytes in %d chunks of %d", m.TotalSize, m.TotalChunks, m.ChunkSize)
+	}
+	if !validKey(m.Key) {
+		return "", storage.Errorf(storage.CodeStorage, "invalid object key %q", m.Key)
+	}
+	path, ok := s.uploadPath(m.UploadID)
+	if !ok {
+		return "", storage.Errorf(storage.CodeStorage, "invalid upload id %q", m.UploadID)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", storage.Wrap(storage.CodeStorage, err, "creating the upload file failed")
+	}
+	err = errors.Join(f.Truncate(m.TotalSize), f.Sync(), f.Close())
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return "", storage.Wrap(storage.CodeStorage, err, "preparing the upload file failed")
+	}
+	return m.UploadID, nil
+}
+
+// WriteChunk streams exactly size bytes of r to the chunk's place in the
+// upload's file under a byte-range lock, syncs them, and returns the chunk's
+// CRC-32C as its tag.
+func (s *Store) WriteChunk(ctx context.Context, m storage.MultipartInfo, handle string, index int, size int64, r io.Reader) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", storage.Wrap(storage.CodeIncompleteBody, err, "chunk write cancelled")
+	}
+	if index < 0 || index >= m.TotalChunks || m.ChunkSize <= 0 || size != chunkLen(m, index) {
+		return "", storage.Errorf(storage.CodeStorage, "chunk %d of %d bytes does not fit the upload's layout", index, size)
+	}
+	path, ok := s.uploadPath(handle)
+	if !ok {
+		return "", storage.Errorf(storage.CodeUploadNotFound, "no multipart upload %q", handle)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", storage.Wrap(storage.CodeUploadNotFound, err, "the multipart upload no longer exists")
+	}
+	if err != nil {
+		return "", storage.Wrap(storage.CodeStorage, err, "opening the upload file failed")
+	}
+	defer f.Close()
+
+	off := int64(index) * m.ChunkSize
+	if err := lockRange(f, off, size); err != nil {
+		return "", err
+	}
+	// A complete or abort that finished while we waited for the file left
+	// it unlinked (or linked as the object): writing now would be lost or
+	// would change a completed object.
+	if err := stillUpload(f, path); err != nil {
+		return "", err
+	}
+
+	bufp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bufp)
+	src := &chunkReader{ctx: ctx, r: io.LimitReader(r, size), sum: crc32.New(s.crc)}
+	n, err := io.CopyBuffer(io.NewOffsetWriter(f, off), src, *bufp)
+	switch {
+	case src.err != nil:
+		return "", readError(src.err, index, n, size)
+	case err != nil:
+		return "", storage.Wrap(storage.CodeStorage, err, fmt.Sprintf("writing chunk %d failed", index))
+	case n != size:
+		return "", storage.Errorf(storage.CodeIncompleteBody, "chunk %d ended after %d of %d bytes", index, n, size)
+	}
+	if err := datasync(f); err != nil {
+		return "", storage.Wrap(storage.CodeStorage, err, fmt.Sprintf("syncing chunk %d failed", index))
+	}
+	return fmt.Sprintf("crc32c-%08x", src.sum.Sum32()), nil
+}
+
+// chunkReader reads r, hashing what it reads, records r's errors apart from
+// the writer's, and stops when ctx is done.
+type chunkReader struct {
+	ctx context.Context
+	r   io.Reader
+	sum hash.Hash32
+	err error // the first error of r or ctx, not io.EOF
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		c.err = err
+		return 0, err
+	}
+	n, err := c.r.Read(p)
+	c.sum.Write(p[:n])
+	if err != nil && err != io.EOF {
+		c.err = err
+	}
+	return n, err
+}
+
+// readError turns a failure of the chunk's reader into the error to return:
+// domain errors unchanged, anything else as CodeIncompleteBody.
+func readError(err error, index int, n, size int64) error {
+	var de *storage.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	return storage.Wrap(storage.CodeIncompleteBody, err, fmt.Sprintf("reading chunk %d failed after %d of %d bytes", index, n, size))
+}
+
+// stillUpload checks that f is still the upload file at path.
+func stillUpload(f *os.File, path string) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return storage.Wrap(storage.CodeStorage, err, "inspecting the upload file failed")
+	}
+	pi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) || err == nil && !os.SameFile(fi, pi) {
+		return storage.Errorf(storage.CodeUploadNotFound, "the multipart upload no longer exists")
+	}
+	if err != nil {
+		return storage.Wrap(storage.CodeStorage, err, "inspecting the upload file failed")
+	}
+	return nil
+}
+
+// checkChunks checks that chunks lists every chunk of m once with its length.
+func checkChunks(m storage.MultipartInfo, chunks []storage.Chunk) error {
+	if len(chunks) != m.TotalChunks {
+		return storage.Errorf(storage.CodeInvalidPart, "%d chunks given, the upload has %d", len(chunks), m.TotalChunks)
+	}
+	seen := make([]bool, m.TotalChunks)
+	for _, c := range chunks {
+		switch {
+		case c.Index < 0 || c.Index >= m.TotalChunks:
+			return storage.Errorf(storage.CodeInvalidPart, "chunk index %d is out of range", c.Index)
+		case seen[c.Index]:
+			return storage.Errorf(storage.CodeInvalidPart, "chunk %d is listed twice", c.Index)
+		case c.Size != chunkLen(m, c.Index):
+			return storage.Errorf(storage.CodeInvalidPart, "chunk %d has %d bytes, want %d", c.Index, c.Size, chunkLen(m, c.Index))
+		}
+		seen[c.Index] = true
+	}
+	return nil
+}
+
+// multipartETag returns a quoted tag over the chunks' tags in order, with
+// the chunk count after a dash, in the manner of S3.
+func multipartETag(chunks []storage.Chunk) string {
+	sorted := slices.SortedFunc(slices.Values(chunks), func(a, b storage.Chunk) int { return a.Index - b.Index })
+	h := sha256.New()
+	for _, c := range sorted {
+		fmt.Fprintf(h, "%d:%d:%s\n", c.Index, c.Size, c.ETag)
+	}
+	return fmt.Sprintf(`"%x-%d"`, h.Sum(nil)[:16], len(chunks))
+}
+
+// CompleteMultipart checks chunks, syncs the upload's file and links it at
+// m.Key, without copying. Repeating it after success, or after a crash
+// between the link and the removal of the upload's name, returns the
+// object's info.
+func (s *Store) CompleteMultipart(ctx context.Context, m storage.MultipartInfo, handle string, chunks []storage.Chunk) (storage.ObjectInfo, error) {
+	if !validKey(m.Key) {
+		return storage.ObjectInfo{}, storage.Errorf(storage.CodeStorage, "invalid object key %q", m.Key)
+	}
+	path, ok := s.uploadPath(handle)
+	if !ok {
+		return storage.ObjectInfo{}, storage.Errorf(storage.CodeUploadNotFound, "no multipart upload %q", handle)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s.completed(m)
+	}
+	if err != nil {
+		return storage.ObjectInfo{}, storage.Wrap(storage.CodeStorage, err, "opening the upload file failed")
+	}
+	defer f.Close()
+	if err := checkChunks(m, chunks); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	// Wait for chunk writes in flight; later ones find the file gone.
+	if err := lockAll(ctx, f); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	if err := stillUpload(f, path); storage.HasCode(err, storage.CodeUploadNotFound) {
+		return s.completed(m) // a concurrent complete finished first
+	} else if err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return storage.ObjectInfo{}, storage.Wrap(storage.CodeStorage, err, "inspecting the upload file failed")
+	}
+	if fi.Size() != m.TotalSize {
+		return storage.ObjectInfo{}, storage.Errorf(storage.CodeInvalidPart, "the upload file has %d bytes, want %d", fi.Size(), m.TotalSize)
+	}
+	if err := f.Sync(); err != nil {
+		return storage.ObjectInfo{}, storage.Wrap(storage.CodeStorage, err, "syncing the upload file failed")
+	}
+
+	final := s.objectPath(m.Key)
+	meta := sidecar{UploadID: m.UploadID, ContentType: m.ContentType, ETag: multipartETag(chunks)}
+	switch oi, err := os.Lstat(final); {
+	case err == nil && os.SameFile(fi, oi):
+		// Linked before a crash; only the upload's name is left to remove.
+	case err == nil:
+		return storage.ObjectInfo{}, storage.Errorf(storage.CodeStorage, "another object exists at %q; not overwriting it", m.Key)
+	case !errors.Is(err, fs.ErrNotExist):
+		return storage.ObjectInfo{}, storage.Wrap(storage.CodeStorage, err, "inspecting the object failed")
+	default:
+		if err := s.publish(path, final, m.Key, meta); err != nil {
+			return storage.ObjectInfo{}, storage.Wrap(storage.CodeStorage, err, "linking the object failed")
+		}
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return storage.ObjectInfo{}, storage.Wrap(storage.CodeStorage, err, "removing the upload file failed")
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return storage.ObjectInfo{}, storage.Wrap(storage.CodeStorage, err, "syncing the uploads folder failed")
+	}
+	return infoOf(m.Key, fi, meta), nil
+}
+
+// publish writes the sidecar of key durably, then links the upload file at
+// final, which must not exist, and syncs its folder.
+func (s *Store) publish(upload, final, key string, meta sidecar) error {
+	data, err := json.Marshal(meta)
+	if err != nil {
+		return err
+	}
+	metaPath := s.metaPath(key)
+	if err := mkdirAllSync(filepath.Join(s.dir, metaDir), filepath.Dir(metaPath)); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(metaPath, data); err != nil {
+		return err
+	}
+	if err := mkdirAllSync(filepath.Join(s.dir, objectsDir), filepath.Dir(final)); err != nil {
+		return err
+	}
+	if err := os.Link(upload, final); err != nil {
+		return err // EEXIST included: never overwrite
+	}
+	return syncDir(filepath.Dir(final))
+}
+
+// completed returns the info of m's object when an earlier complete of the
+// same upload made it.
+func (s *Store) completed(m storage.MultipartInfo) (storage.ObjectInfo, error) {
+	fi, err := os.Lstat(s.objectPath(m.Key))
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return storage.ObjectInfo{}, storage.Errorf(storage.CodeUploadNotFound, "no multipart upload or object for upload %s", m.UploadID)
+	}
+	if err != nil {
+		return storage.ObjectInfo{}, storage.Wrap(storage.CodeStorage, err, "inspecting the object failed")
+	}
+	meta, err := readSidecar(s.metaPath(m.Key))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return storage.ObjectInfo{}, storage.Wrap(storage.CodeStorage, err, "reading the object's metadata failed")
+	}
+	if meta.UploadID != m.UploadID {
+		return storage.ObjectInfo{}, storage.Errorf(storage.CodeUploadNotFound, "no multipart upload %s; the object at its key is another upload's", m.UploadID)
+	}
+	return infoOf(m.Key, fi, meta), nil
+}
+
+// infoOf returns the info of the object at key with file info fi.
+func infoOf(key string, fi fs.FileInfo, meta sidecar) storage.ObjectInfo {
+	info := storage.ObjectInfo{Key: key, Size: fi.Size(), ContentType: meta.ContentType, ETag: meta.ETag, LastModified: fi.ModTime()}
+	if info.ContentType == "" {
+		info.ContentType = storage.DefaultContentType
+	}
+	if info.ETag == "" {
+		info.ETag = fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size())
+	}
+	return info
+}
+
+func readSidecar(path string) (sidecar, error) {
+	var meta sidecar
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return meta, err
+	}
+	return meta, json.Unmarshal(data, &meta)
+}
+
+// AbortMultipart removes the upload's file; a missing one is fine.
+func (s *Store) AbortMultipart(ctx context.Context, m storage.MultipartInfo, handle string) error {
+	path, ok := s.uploadPath(handle)
+	if !ok {
+		return nil // no such upload can exist
+	}
+	err := os.Remove(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		return storage.Wrap(storage.CodeStorage, err, "removing the upload file failed")
+	}
+	return nil
+}
+
+// object is an open completed object.
+type object struct {
+	*os.File
+	info storage.ObjectInfo
+}
+
+// Info returns the object's info.
+func (o *object) Info() storage.ObjectInfo { return o.info }
+
+// Open opens the completed object at key. Keys that could leave the store
+// are not found.
+func (s *Store) Open(ctx context.Context, key string) (storage.Object, error) {
+	if !validKey(key) {
+		return nil, storage.Errorf(storage.CodeNotFound, "no object at that key")
+	}
+	f, err := os.OpenInRoot(filepath.Join(s.dir, objectsDir), filepath.FromSlash(key))
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil, storage.Wrap(storage.CodeNotFound, err, "no object at that key")
+	}
+	if err != nil {
+		return nil, storage.Wrap(storage.CodeStorage, err, "opening the object failed")
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, storage.Wrap(storage.CodeNotFound, err, "no object at that key")
+	}
+	meta, err := readSidecar(s.metaPath(key))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		f.Close()
+		return nil, storage.Wrap(storage.CodeStorage, err, "reading the object's metadata failed")
+	}
+	return &object{File: f, info: infoOf(key, fi, meta)}, nil
+}
+
+// Ping checks that the store's folders exist and are writable.
+func (s *Store) Ping(ctx context.Context) error {
+	for _, sub := range []string{objectsDir, metaDir} {
+		if fi, err := os.Stat(filepath.Join(s.dir, sub)); err != nil || !fi.IsDir() {
+			return storage.Wrap(storage.CodeStorage, err, "the store's "+sub+" folder is missing")
+		}
+	}
+	f, err := os.CreateTemp(filepath.Join(s.dir, uploadsDir), ".ping-*")
+	if err != nil {
+		return storage.Wrap(storage.CodeStorage, err, "the store's folder is not writable")
+	}
+	return errors.Join(f.Close(), os.Remove(f.Name()))
+}
+
+// lockAll takes a write lock on the whole of f, waiting while chunk writes
+// hold parts of it, until ctx is done.
+func lockAll(ctx context.Context, f *os.File) error {
+	for delay := time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
+		err := lockRange(f, 0, 0)
+		if !storage.HasCode(err, storage.CodeChunkLocked) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return storage.Wrap(storage.CodeChunkLocked, ctx.Err(), "a chunk of the upload is being written")
+		case <-time.After(delay):
+		}
+	}
+}
+
+// syncDir fsyncs a folder, making the entries created in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
+}
+
+// mkdirAllSync creates dir and its missing parents below root, and fsyncs
+// every folder from root to dir's parent so the chain is durable.
+func mkdirAllSync(root, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(root, dir)
+	if err != nil {
+		return err
+	}
+	cur := root
+	for _, seg := range strings.Split(filepath.ToSlash(rel), "/") {
+		if seg == "." {
+			break
+		}
+		if err := syncDir(cur); err != nil {
+			return err
+		}
+		cur = filepath.Join(cur, seg)
+	}
+	return nil
+}
+
+// writeFileAtomic replaces path with data: a synced temporary file renamed
+// over it, then the folder synced.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	err = errors.Join(err, tmp.Sync(), tmp.Close())
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name())
+		return err
+	}
+	return syncDir(dir)
+}

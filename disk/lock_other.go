@@ -1,0 +1,18 @@
+//go:build !linux
+
+package disk
+
+import (
+	"os"
+
+	"github.com/memenow/memenow-storage"
+)
+
+// lockRange is only implemented on Linux (open file description locks);
+// elsewhere every chunk write fails.
+func lockRange(f *os.File, off, n int64) error {
+	return storage.Errorf(storage.CodeStorage, "the disk store needs Linux byte-range locks")
+}
+
+// datasync makes f's data durable.
+func datasync(f *os.File) error { return f.Sync() }
