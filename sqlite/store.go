@@ -1,0 +1,261 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	storage "github.com/memenow/memenow-storage"
+)
+
+const uploadColumns = `id, file_name, total_size, user_id, user_role, content_type,
+	chunk_size, total_chunks, status, r2_key, store_handle, chunks_uploaded,
+	bytes_uploaded, created_at, updated_at`
+
+// queryer is what *sql.DB and *sql.Tx share.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// nowMS is the current time in unix milliseconds, the unit of created_at and
+// updated_at.
+func nowMS() int64 { return time.Now().UnixMilli() }
+
+func fromMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// CreateUpload inserts u. Errors: CodeKeyTaken when an upload that is not
+// cancelled holds u.Key, CodeDatabase (a duplicate id included).
+func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO uploads (`+uploadColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.FileName, u.TotalSize, u.UserID, string(u.UserRole), u.ContentType,
+		u.ChunkSize, u.TotalChunks, string(u.Status), u.Key, u.StoreHandle, u.ChunksUploaded,
+		u.BytesUploaded, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli())
+	if isUniqueViolation(err) { // the partial index on r2_key; a duplicate id is a PRIMARY KEY violation
+		return storage.Wrap(storage.CodeKeyTaken, err, "the key is reserved by another upload")
+	}
+	if err != nil {
+		return dbError(err)
+	}
+	return nil
+}
+
+// SetStoreHandle saves the object store's handle of upload id. Errors:
+// CodeUploadNotFound, CodeDatabase.
+func (s *Store) SetStoreHandle(ctx context.Context, id, handle string) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE uploads SET store_handle = ?, updated_at = ? WHERE id = ?`,
+		handle, nowMS(), id)
+	if err != nil {
+		return dbError(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return dbError(err)
+	} else if n == 0 {
+		return notFound(id)
+	}
+	return nil
+}
+
+// GetUpload returns upload id. Errors: CodeUploadNotFound, CodeDatabase.
+func (s *Store) GetUpload(ctx context.Context, id string) (*storage.Upload, error) {
+	return getUpload(ctx, s.r, id)
+}
+
+func getUpload(ctx context.Context, q queryer, id string) (*storage.Upload, error) {
+	u, err := scanUpload(q.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, dbError(err)
+	}
+	return u, nil
+}
+
+func scanUpload(row *sql.Row) (*storage.Upload, error) {
+	var u storage.Upload
+	var role, status string
+	var created, updated int64
+	err := row.Scan(&u.ID, &u.FileName, &u.TotalSize, &u.UserID, &role, &u.ContentType,
+		&u.ChunkSize, &u.TotalChunks, &status, &u.Key, &u.StoreHandle, &u.ChunksUploaded,
+		&u.BytesUploaded, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	u.UserRole, u.Status = storage.Role(role), storage.Status(status)
+	u.CreatedAt, u.UpdatedAt = fromMS(created), fromMS(updated)
+	return &u, nil
+}
+
+// ListChunks returns the recorded chunks of upload id sorted by index; an
+// unknown id gives an empty list. Errors: CodeDatabase.
+func (s *Store) ListChunks(ctx context.Context, id string) ([]storage.Chunk, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT idx, size, etag FROM chunks WHERE upload_id = ? ORDER BY idx`, id)
+	if err != nil {
+		return nil, dbError(err)
+	}
+	defer rows.Close()
+	chunks := []storage.Chunk{}
+	for rows.Next() {
+		var c storage.Chunk
+		if err := rows.Scan(&c.Index, &c.Size, &c.ETag); err != nil {
+			return nil, dbError(err)
+		}
+		chunks = append(chunks, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError(err)
+	}
+	return chunks, nil
+}
+
+// ForgetChunk deletes the record of chunk index of upload id, provided the
+// upload is in one of the states from; a chunk that is not recorded is no
+// error. Errors: CodeUploadNotFound, CodeConflict, CodeDatabase.
+func (s *Store) ForgetChunk(ctx context.Context, id string, index int, from []storage.Status) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var status string
+		err := tx.QueryRowContext(ctx, `SELECT status FROM uploads WHERE id = ?`, id).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(id)
+		}
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(from, storage.Status(status)) {
+			return conflict(id, storage.Status(status))
+		}
+		var size int64
+		err = tx.QueryRowContext(ctx, `DELETE FROM chunks WHERE upload_id = ? AND idx = ? RETURNING size`, id, index).Scan(&size)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // nothing recorded: the counters stay
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE uploads
+			SET chunks_uploaded = chunks_uploaded - 1, bytes_uploaded = bytes_uploaded - ?, updated_at = ?
+			WHERE id = ?`, size, nowMS(), id)
+		return err
+	})
+}
+
+// RecordChunk records (or replaces) chunk c of upload id and moves the upload
+// to in_progress, provided it is in one of the states from. It does O(1)
+// work: the counters change by the difference the chunk makes. Errors:
+// CodeUploadNotFound, CodeConflict, CodeDatabase.
+func (s *Store) RecordChunk(ctx context.Context, id string, c storage.Chunk, from []storage.Status) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var oldSize int64
+		dChunks := 1
+		err := tx.QueryRowContext(ctx, `SELECT size FROM chunks WHERE upload_id = ? AND idx = ?`, id, c.Index).Scan(&oldSize)
+		switch {
+		case err == nil:
+			dChunks = 0 // a replacement: the chunk is counted already
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		if len(from) == 0 {
+			return casFailed(ctx, tx, id)
+		}
+		args := []any{string(storage.StatusInProgress), dChunks, c.Size - oldSize, nowMS(), id}
+		res, err := tx.ExecContext(ctx, `UPDATE uploads
+			SET status = ?, chunks_uploaded = chunks_uploaded + ?, bytes_uploaded = bytes_uploaded + ?, updated_at = ?
+			WHERE id = ? AND status IN (`+placeholders(len(from))+`)`, append(args, statusArgs(from)...)...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return casFailed(ctx, tx, id)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO chunks (upload_id, idx, size, etag) VALUES (?, ?, ?, ?)
+			ON CONFLICT (upload_id, idx) DO UPDATE SET size = excluded.size, etag = excluded.etag`,
+			id, c.Index, c.Size, c.ETag)
+		return err
+	})
+}
+
+// Transition moves upload id to status to, provided it is in one of the
+// states from, and returns it as it is afterwards. Errors:
+// CodeUploadNotFound, CodeConflict, CodeDatabase.
+func (s *Store) Transition(ctx context.Context, id string, from []storage.Status, to storage.Status) (*storage.Upload, error) {
+	var u *storage.Upload
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if len(from) == 0 {
+			return casFailed(ctx, tx, id)
+		}
+		args := append([]any{string(to), nowMS(), id}, statusArgs(from)...)
+		var err error
+		u, err = scanUpload(tx.QueryRowContext(ctx, `UPDATE uploads SET status = ?, updated_at = ?
+			WHERE id = ? AND status IN (`+placeholders(len(from))+`)
+			RETURNING `+uploadColumns, args...))
+		if errors.Is(err, sql.ErrNoRows) {
+			return casFailed(ctx, tx, id)
+		}
+		if isUniqueViolation(err) { // leaving cancelled while another upload holds the key
+			return storage.Wrap(storage.CodeConflict, err, "the key is reserved by another upload")
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// inTx runs f in an IMMEDIATE transaction on the writer and commits it when
+// f returns nil. Errors that are not *storage.Error become CodeDatabase.
+func (s *Store) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return dbError(err)
+	}
+	if err := f(tx); err != nil {
+		_ = tx.Rollback()
+		return dbError(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return dbError(err)
+	}
+	return nil
+}
+
+// casFailed explains a compare-and-set that changed no row: the upload is
+// missing (CodeUploadNotFound) or in another state (CodeConflict).
+func casFailed(ctx context.Context, q queryer, id string) error {
+	var status string
+	err := q.QueryRowContext(ctx, `SELECT status FROM uploads WHERE id = ?`, id).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound(id)
+	}
+	if err != nil {
+		return err
+	}
+	return conflict(id, storage.Status(status))
+}
+
+func notFound(id string) error {
+	return storage.Errorf(storage.CodeUploadNotFound, "upload %s not found", id)
+}
+
+func conflict(id string, status storage.Status) error {
+	return storage.Errorf(storage.CodeConflict, "upload %s is %s", id, status)
+}
+
+// placeholders returns n comma-separated '?'.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func statusArgs(from []storage.Status) []any {
+	args := make([]any, len(from))
+	for i, st := range from {
+		args[i] = string(st)
+	}
+	return args
+}
