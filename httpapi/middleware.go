@@ -20,7 +20,7 @@ func (s *server) dispatch(w http.ResponseWriter, r *http.Request) {
 	}
 	h, pattern := s.mux.Handler(r)
 	if pattern != "" {
-		h.ServeHTTP(w, r)
+		s.mux.ServeHTTP(w, r) // ServeHTTP, not h: it sets the path values
 		return
 	}
 	// The mux has no route: find out whether it would say 404, 405 or redirect.

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	storage "github.com/memenow/memenow-storage"
+	"github.com/memenow/memenow-storage/disk"
+	"github.com/memenow/memenow-storage/httpapi"
+	"github.com/memenow/memenow-storage/sqlite"
+)
+
+// runServe runs the HTTP service until ctx is cancelled (SIGINT/SIGTERM),
+// then stops accepting, lets in-flight requests finish within the shutdown
+// timeout, and returns 0.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	var usageOut strings.Builder
+	cfg, err := loadServeConfig(args, getenv, &usageOut)
+	if err != nil {
+		if errors.Is(err, flagHelp) {
+			fmt.Fprint(stderr, usageOut.String())
+			return exitOK
+		}
+		var ue errUsage
+		if errors.As(err, &ue) {
+			fmt.Fprint(stderr, usageOut.String())
+		}
+		fmt.Fprintf(stderr, "memenow-storage: invalid configuration: %v\n", err)
+		return exitUsage
+	}
+	limits := storage.DefaultConfig()
+	limits.MaxFileSize, limits.ChunkSize = cfg.MaxFileSize, cfg.ChunkSize
+	if err := limits.Validate(); err != nil {
+		fmt.Fprintf(stderr, "memenow-storage: invalid configuration: %v\n", err)
+		return exitUsage
+	}
+	log := newLogger(stderr, cfg)
+
+	svc, closeStores, err := openStores(cfg, limits)
+	if err != nil {
+		fmt.Fprintf(stderr, "memenow-storage: %v\n", err)
+		return exitFailure
+	}
+	defer closeStores()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "memenow-storage: %v\n", err)
+		return exitFailure
+	}
+	srv := &http.Server{
+		Handler:           httpapi.NewServer(httpapi.Options{Service: svc, Logger: log, AllowedOrigins: cfg.AllowedOrigins}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("memenow-storage listening", "addr", "http://"+ln.Addr().String(),
+		"metadata", "sqlite:"+filepath.Join(cfg.DataDir, dbFileName), "storage", svc.Objects.Describe())
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		log.Error("server stopped", "err", err)
+		return exitFailure
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: waiting for in-flight requests", "timeout", cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("shutdown timeout reached; closing remaining connections", "err", err)
+		_ = srv.Close()
+	}
+	log.Info("stopped")
+	return exitOK
+}
+
+// dbFileName is the SQLite file under the data dir.
+const dbFileName = "memenow.db"
+
+// openStores opens the metadata and object stores the configuration names.
+func openStores(cfg *serveConfig, limits storage.Config) (*storage.Service, func(), error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, nil, fmt.Errorf("data dir: %v", err)
+	}
+	meta, err := sqlite.Open(filepath.Join(cfg.DataDir, dbFileName))
+	if err != nil {
+		return nil, nil, fmt.Errorf("database: %v", err)
+	}
+	objects, err := disk.New(cfg.DataDir)
+	if err != nil {
+		meta.Close()
+		return nil, nil, fmt.Errorf("storage: %v", err)
+	}
+	svc := &storage.Service{Objects: objects, Meta: meta, Config: limits}
+	return svc, func() { meta.Close() }, nil
+}
+
+// newLogger returns the service's logger.
+func newLogger(w io.Writer, cfg *serveConfig) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
