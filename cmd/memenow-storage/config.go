@@ -25,6 +25,11 @@ type serveConfig struct {
 	LogFormat       string
 	LogLevel        string
 	DatabaseName    string // accepted from the original's config; informational
+	Database        string // "" or sqlite:PATH (embedded), or postgres://…
+	Storage         string // "disk" or s3://BUCKET/prefix
+	S3Endpoint      string
+	S3Region        string
+	S3PathStyle     bool
 }
 
 // setting is one configuration value: a flag, its MEMENOW_* variable and its
@@ -35,6 +40,17 @@ type setting struct {
 	def   string
 	apply func(cfg *serveConfig, value string) error
 }
+
+// settingValue is a flag.Value holding a setting's text; settings whose
+// default is "false" are boolean flags, usable as plain --name.
+type settingValue struct {
+	text   string
+	isBool bool
+}
+
+func (v *settingValue) String() string     { return v.text }
+func (v *settingValue) Set(s string) error { v.text = s; return nil }
+func (v *settingValue) IsBoolFlag() bool   { return v.isBool }
 
 // envName returns the environment variable of a flag: --max-file-size → MEMENOW_MAX_FILE_SIZE.
 func envName(flagName string) string {
@@ -99,6 +115,38 @@ func serveSettings() []setting {
 			}
 			return fmt.Errorf("must be debug, info, warn or error, got %q", v)
 		}},
+		{"database", "metadata database: sqlite:PATH (default: sqlite:DATA_DIR/memenow.db) or postgres://USER@HOST:PORT/DB", "", func(c *serveConfig, v string) error {
+			if v != "" && !strings.HasPrefix(v, "sqlite:") && !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") {
+				return fmt.Errorf("must be sqlite:PATH or postgres://…, got %q", v)
+			}
+			if v == "sqlite:" {
+				return errors.New("sqlite: needs a path")
+			}
+			c.Database = v
+			return nil
+		}},
+		{"storage", "object storage: disk (files under the data dir) or s3://BUCKET/optional/prefix", "disk", func(c *serveConfig, v string) error {
+			if v != "disk" && !strings.HasPrefix(v, "s3://") {
+				return fmt.Errorf("must be disk or s3://BUCKET/prefix, got %q", v)
+			}
+			c.Storage = v
+			return nil
+		}},
+		{"s3-endpoint", "S3 endpoint URL, e.g. https://ACCOUNT_ID.r2.cloudflarestorage.com (empty: AWS)", "", func(c *serveConfig, v string) error {
+			if v != "" && !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
+				return fmt.Errorf("must be an http:// or https:// URL, got %q", v)
+			}
+			c.S3Endpoint = v
+			return nil
+		}},
+		{"s3-region", "S3 region (auto suits Cloudflare R2)", "auto", func(c *serveConfig, v string) error {
+			c.S3Region = v
+			return nil
+		}},
+		{"s3-path-style", "address buckets as ENDPOINT/BUCKET (most self-hosted S3 servers need it)", "false", func(c *serveConfig, v string) (err error) {
+			c.S3PathStyle, err = strconv.ParseBool(v)
+			return err
+		}},
 		{"database-name", "name of the database (kept for the original's config files; unused)", "UPLOAD_DB", func(c *serveConfig, v string) error {
 			c.DatabaseName = v
 			return nil
@@ -112,9 +160,10 @@ func loadServeConfig(args []string, getenv func(string) string, usageOut *string
 	settings := serveSettings()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(usageOut)
-	values := map[string]*string{}
+	values := map[string]*settingValue{}
 	for _, s := range settings {
-		values[s.name] = fs.String(s.name, s.def, s.usage+" (env "+envName(s.name)+")")
+		values[s.name] = &settingValue{text: s.def, isBool: s.def == "false"}
+		fs.Var(values[s.name], s.name, s.usage+" (env "+envName(s.name)+")")
 	}
 	configFile := fs.String("config", "", "JSON config file (env MEMENOW_CONFIG); keys are the flag names with '_' for '-'")
 	if err := fs.Parse(args); err != nil {
@@ -151,7 +200,7 @@ func loadServeConfig(args []string, getenv func(string) string, usageOut *string
 			value, source = v, envName(s.name)
 		}
 		if setByFlag[s.name] {
-			value, source = *values[s.name], "--"+s.name
+			value, source = values[s.name].text, "--"+s.name
 		}
 		if err := s.apply(cfg, value); err != nil {
 			return nil, fmt.Errorf("%s: %v", source, err)

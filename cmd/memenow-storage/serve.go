@@ -8,15 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	storage "github.com/memenow/memenow-storage"
-	"github.com/memenow/memenow-storage/disk"
 	"github.com/memenow/memenow-storage/httpapi"
-	"github.com/memenow/memenow-storage/sqlite"
 )
 
 // runServe runs the HTTP service until ctx is cancelled (SIGINT/SIGTERM),
@@ -45,7 +41,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log := newLogger(stderr, cfg)
 
-	svc, closeStores, err := openStores(cfg, limits)
+	svc, closeStores, err := openStores(ctx, cfg, limits)
 	if err != nil {
 		fmt.Fprintf(stderr, "memenow-storage: %v\n", err)
 		return exitFailure
@@ -64,7 +60,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("memenow-storage listening", "addr", "http://"+ln.Addr().String(),
-		"metadata", "sqlite:"+filepath.Join(cfg.DataDir, dbFileName), "storage", svc.Objects.Describe())
+		"metadata", describeDatabase(cfg), "storage", svc.Objects.Describe())
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -83,27 +79,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log.Info("stopped")
 	return exitOK
-}
-
-// dbFileName is the SQLite file under the data dir.
-const dbFileName = "memenow.db"
-
-// openStores opens the metadata and object stores the configuration names.
-func openStores(cfg *serveConfig, limits storage.Config) (*storage.Service, func(), error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, nil, fmt.Errorf("data dir: %v", err)
-	}
-	meta, err := sqlite.Open(filepath.Join(cfg.DataDir, dbFileName))
-	if err != nil {
-		return nil, nil, fmt.Errorf("database: %v", err)
-	}
-	objects, err := disk.New(cfg.DataDir)
-	if err != nil {
-		meta.Close()
-		return nil, nil, fmt.Errorf("storage: %v", err)
-	}
-	svc := &storage.Service{Objects: objects, Meta: meta, Config: limits}
-	return svc, func() { meta.Close() }, nil
 }
 
 // newLogger returns the service's logger.

@@ -331,3 +331,32 @@ func TestStartupLogLine(t *testing.T) {
 		}
 	}
 }
+
+// needServer returns the value of env var name, skipping the test when it
+// is unset, or failing it when require (e.g. MEMENOW_REQUIRE_S3) is "1", as
+// in CI.
+func needServer(t *testing.T, name, require, howTo string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		if os.Getenv(require) == "1" {
+			t.Fatalf("%s is not set but %s=1: the server for this test did not start", name, require)
+		}
+		t.Skipf("%s is not set; to run this test: %s", name, howTo)
+	}
+	return v
+}
+
+// TestRunServeOnS3 runs the whole API suite through run() with the s3
+// backend on a real S3 server.
+func TestRunServeOnS3(t *testing.T) {
+	endpoint := needServer(t, "MEMENOW_TEST_S3_ENDPOINT", "MEMENOW_REQUIRE_S3", `eval "$(.ci/s3-server.sh start /tmp/memenow-s3)"`)
+	bucket := os.Getenv("MEMENOW_TEST_S3_BUCKET")
+	prefix := fmt.Sprintf("e2e-%d", time.Now().UnixNano())
+	url, stop := startRun(t, []string{"--data-dir", t.TempDir(), "--storage", "s3://" + bucket + "/" + prefix,
+		"--s3-endpoint", endpoint, "--s3-path-style", "--s3-region", "us-east-1"}, nil)
+	apitest.Run(t, apitest.Target{BaseURL: url, MaxFileSize: 10737418240})
+	if code := stop(); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	storage "github.com/memenow/memenow-storage"
+	"github.com/memenow/memenow-storage/disk"
+	"github.com/memenow/memenow-storage/s3"
+	"github.com/memenow/memenow-storage/sqlite"
+)
+
+// dbFileName is the embedded SQLite file under the data dir.
+const dbFileName = "memenow.db"
+
+// sqlitePath returns the SQLite file the configuration names.
+func sqlitePath(cfg *serveConfig) string {
+	if p, ok := strings.CutPrefix(cfg.Database, "sqlite:"); ok {
+		return p
+	}
+	return filepath.Join(cfg.DataDir, dbFileName)
+}
+
+// describeDatabase names the metadata store for the start-up log line,
+// without credentials.
+func describeDatabase(cfg *serveConfig) string {
+	if strings.HasPrefix(cfg.Database, "postgres") {
+		return redactPassword(cfg.Database)
+	}
+	return "sqlite:" + sqlitePath(cfg)
+}
+
+// redactPassword hides the password of a URL-style connection string.
+func redactPassword(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	userinfo, host, ok := strings.Cut(rest, "@")
+	if !ok {
+		return u
+	}
+	if user, _, hasPass := strings.Cut(userinfo, ":"); hasPass {
+		return scheme + "://" + user + ":xxxxx@" + host
+	}
+	return u
+}
+
+// openMeta opens the metadata store the configuration names.
+func openMeta(ctx context.Context, cfg *serveConfig) (storage.MetaStore, error) {
+	path := sqlitePath(cfg)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("database: %v", err)
+	}
+	meta, err := sqlite.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("database: %v", err)
+	}
+	return meta, nil
+}
+
+// openObjects opens the object store the configuration names.
+func openObjects(ctx context.Context, cfg *serveConfig) (storage.ObjectStore, error) {
+	if cfg.Storage == "disk" {
+		objects, err := disk.New(cfg.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("storage: %v", err)
+		}
+		return objects, nil
+	}
+	bucket, prefix, err := s3.ParseURL(cfg.Storage)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %v", err)
+	}
+	objects, err := s3.New(ctx, s3.Options{Bucket: bucket, Prefix: prefix, Endpoint: cfg.S3Endpoint, Region: cfg.S3Region, PathStyle: cfg.S3PathStyle})
+	if err != nil {
+		return nil, fmt.Errorf("storage: %v", err)
+	}
+	return objects, nil
+}
+
+// openStores opens both stores and returns the Service on them and a
+// function that closes them.
+func openStores(ctx context.Context, cfg *serveConfig, limits storage.Config) (*storage.Service, func(), error) {
+	meta, err := openMeta(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	objects, err := openObjects(ctx, cfg)
+	if err != nil {
+		meta.Close()
+		return nil, nil, err
+	}
+	svc := &storage.Service{Objects: objects, Meta: meta, Config: limits}
+	return svc, func() { meta.Close() }, nil
+}
