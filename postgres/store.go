@@ -1,0 +1,225 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	storage "github.com/memenow/memenow-storage"
+)
+
+const uploadColumns = `id, file_name, total_size, user_id, user_role, content_type,
+	chunk_size, total_chunks, status, r2_key, store_handle, chunks_uploaded,
+	bytes_uploaded, created_at, updated_at`
+
+// nowMS is the current time in unix milliseconds, the unit of created_at and
+// updated_at.
+func nowMS() int64 { return time.Now().UnixMilli() }
+
+func fromMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// CreateUpload inserts u with every field it carries. Errors: CodeKeyTaken
+// when an upload that is not cancelled holds u.Key, CodeDatabase (a
+// duplicate id included).
+func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO uploads (`+uploadColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		u.ID, u.FileName, u.TotalSize, u.UserID, string(u.UserRole), u.ContentType,
+		u.ChunkSize, u.TotalChunks, string(u.Status), u.Key, u.StoreHandle, u.ChunksUploaded,
+		u.BytesUploaded, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli())
+	if isKeyTaken(err) { // a duplicate id violates uploads_pkey instead
+		return storage.Wrap(storage.CodeKeyTaken, err, "the key is reserved by another upload")
+	}
+	if err != nil {
+		return s.dbError(ctx, err)
+	}
+	return nil
+}
+
+// SetStoreHandle saves the object store's handle of upload id. Errors:
+// CodeUploadNotFound, CodeDatabase.
+func (s *Store) SetStoreHandle(ctx context.Context, id, handle string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE uploads SET store_handle = $2, updated_at = $3 WHERE id = $1`,
+		id, handle, nowMS())
+	if err != nil {
+		return s.dbError(ctx, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound(id)
+	}
+	return nil
+}
+
+// GetUpload returns upload id. Errors: CodeUploadNotFound, CodeDatabase.
+func (s *Store) GetUpload(ctx context.Context, id string) (*storage.Upload, error) {
+	u, err := scanUpload(s.pool.QueryRow(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, s.dbError(ctx, err)
+	}
+	return u, nil
+}
+
+func scanUpload(row pgx.Row) (*storage.Upload, error) {
+	var u storage.Upload
+	var role, status string
+	var created, updated int64
+	err := row.Scan(&u.ID, &u.FileName, &u.TotalSize, &u.UserID, &role, &u.ContentType,
+		&u.ChunkSize, &u.TotalChunks, &status, &u.Key, &u.StoreHandle, &u.ChunksUploaded,
+		&u.BytesUploaded, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	u.UserRole, u.Status = storage.Role(role), storage.Status(status)
+	u.CreatedAt, u.UpdatedAt = fromMS(created), fromMS(updated)
+	return &u, nil
+}
+
+// ListChunks returns the recorded chunks of upload id sorted by index; an
+// unknown id gives an empty list. Errors: CodeDatabase.
+func (s *Store) ListChunks(ctx context.Context, id string) ([]storage.Chunk, error) {
+	rows, err := s.pool.Query(ctx, `SELECT idx, size, etag FROM chunks WHERE upload_id = $1 ORDER BY idx`, id)
+	if err != nil {
+		return nil, s.dbError(ctx, err)
+	}
+	chunks, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (storage.Chunk, error) {
+		var c storage.Chunk
+		err := row.Scan(&c.Index, &c.Size, &c.ETag)
+		return c, err
+	})
+	if err != nil {
+		return nil, s.dbError(ctx, err)
+	}
+	if chunks == nil {
+		chunks = []storage.Chunk{}
+	}
+	return chunks, nil
+}
+
+// ForgetChunk deletes the record of chunk index of upload id, provided the
+// upload is in one of the states from; a chunk that is not recorded is no
+// error. It locks the upload's row, so the counters stay exact under
+// concurrent chunk requests on any instance. Errors: CodeUploadNotFound,
+// CodeConflict, CodeDatabase.
+func (s *Store) ForgetChunk(ctx context.Context, id string, index int, from []storage.Status) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockUpload(ctx, tx, id, from); err != nil {
+			return err
+		}
+		// This statement's snapshot is taken after the lock, so it sees every
+		// chunk change committed by the earlier holders.
+		_, err := tx.Exec(ctx, `WITH gone AS (
+				DELETE FROM chunks WHERE upload_id = $1 AND idx = $2 RETURNING size
+			)
+			UPDATE uploads
+			SET chunks_uploaded = chunks_uploaded - 1, bytes_uploaded = bytes_uploaded - gone.size, updated_at = $3
+			FROM gone WHERE id = $1`, id, index, nowMS())
+		return err
+	})
+}
+
+// RecordChunk records (or replaces) chunk c of upload id and moves the upload
+// to in_progress, provided it is in one of the states from. It locks the
+// upload's row and then does O(1) work: the counters change by the
+// difference the chunk makes. Errors: CodeUploadNotFound, CodeConflict,
+// CodeDatabase.
+func (s *Store) RecordChunk(ctx context.Context, id string, c storage.Chunk, from []storage.Status) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockUpload(ctx, tx, id, from); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `WITH old AS (
+				SELECT size FROM chunks WHERE upload_id = $1 AND idx = $2
+			), put AS (
+				INSERT INTO chunks (upload_id, idx, size, etag) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (upload_id, idx) DO UPDATE SET size = excluded.size, etag = excluded.etag
+			)
+			UPDATE uploads
+			SET status = $5,
+				chunks_uploaded = chunks_uploaded + CASE WHEN EXISTS (SELECT 1 FROM old) THEN 0 ELSE 1 END,
+				bytes_uploaded = bytes_uploaded + $3 - COALESCE((SELECT size FROM old), 0),
+				updated_at = $6
+			WHERE id = $1`, id, c.Index, c.Size, c.ETag, string(storage.StatusInProgress), nowMS())
+		return err
+	})
+}
+
+// lockUpload locks the row of upload id for the rest of tx and checks that
+// it is in one of the states from.
+func lockUpload(ctx context.Context, tx pgx.Tx, id string, from []storage.Status) error {
+	var status string
+	err := tx.QueryRow(ctx, `SELECT status FROM uploads WHERE id = $1 FOR UPDATE`, id).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound(id)
+	}
+	if err != nil {
+		return err
+	}
+	for _, st := range from {
+		if storage.Status(status) == st {
+			return nil
+		}
+	}
+	return conflict(id, storage.Status(status))
+}
+
+// Transition moves upload id to status to, provided it is in one of the
+// states from, in one compare-and-set statement, and returns the upload as
+// it is afterwards. Errors: CodeUploadNotFound, CodeConflict, CodeDatabase.
+func (s *Store) Transition(ctx context.Context, id string, from []storage.Status, to storage.Status) (*storage.Upload, error) {
+	u, err := scanUpload(s.pool.QueryRow(ctx, `UPDATE uploads SET status = $2, updated_at = $3
+		WHERE id = $1 AND status = ANY($4)
+		RETURNING `+uploadColumns, id, string(to), nowMS(), statusStrings(from)))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, s.casFailed(ctx, id)
+	case isKeyTaken(err): // leaving cancelled while another upload holds the key
+		return nil, storage.Wrap(storage.CodeConflict, err, "the key is reserved by another upload")
+	case err != nil:
+		return nil, s.dbError(ctx, err)
+	}
+	return u, nil
+}
+
+// inTx runs f in a transaction and commits it when f returns nil. Errors
+// that are not *storage.Error become CodeDatabase.
+func (s *Store) inTx(ctx context.Context, f func(tx pgx.Tx) error) error {
+	if err := pgx.BeginFunc(ctx, s.pool, f); err != nil {
+		return s.dbError(ctx, err)
+	}
+	return nil
+}
+
+// casFailed explains a compare-and-set that changed no row: the upload is
+// missing (CodeUploadNotFound) or in another state (CodeConflict).
+func (s *Store) casFailed(ctx context.Context, id string) error {
+	var status string
+	err := s.pool.QueryRow(ctx, `SELECT status FROM uploads WHERE id = $1`, id).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound(id)
+	}
+	if err != nil {
+		return s.dbError(ctx, err)
+	}
+	return conflict(id, storage.Status(status))
+}
+
+func notFound(id string) error {
+	return storage.Errorf(storage.CodeUploadNotFound, "upload %s not found", id)
+}
+
+func conflict(id string, status storage.Status) error {
+	return storage.Errorf(storage.CodeConflict, "upload %s is %s", id, status)
+}
+
+func statusStrings(from []storage.Status) []string {
+	ss := make([]string, len(from))
+	for i, st := range from {
+		ss[i] = string(st)
+	}
+	return ss
+}
