@@ -19,6 +19,7 @@ type sizes struct {
 	tpFile     int64   // throughput: file size
 	tpChunks   []int64 // throughput: chunk sizes
 	tpStreams  []int   // throughput: parallel streams
+	tpRepeat   int     // throughput: runs per configuration; the best counts
 	ovChunks   int     // overhead: 5 MiB chunks sent to each server
 	ovOps      int     // overhead: init/status/complete samples
 	concurrent int     // concurrency: uploads at once
@@ -37,13 +38,13 @@ const (
 )
 
 func fullSizes() sizes {
-	return sizes{tpFile: 1 << 30, tpChunks: []int64{64 * mib, defaultChunk}, tpStreams: []int{1, 4, 8},
+	return sizes{tpFile: 1 << 30, tpChunks: []int64{64 * mib, defaultChunk}, tpStreams: []int{1, 4, 8}, tpRepeat: 2,
 		ovChunks: 200, ovOps: 300, concurrent: 1000, startRuns: 7, populated: 100_000,
 		memStreams: 16, memChunk: defaultChunk, cpFile: 4 << 30, cpChunk: defaultChunk}
 }
 
 func quickSizes() sizes {
-	return sizes{tpFile: 48 * mib, tpChunks: []int64{5 * mib, 8 * mib}, tpStreams: []int{1, 4, 8},
+	return sizes{tpFile: 48 * mib, tpChunks: []int64{5 * mib, 8 * mib}, tpStreams: []int{1, 4, 8}, tpRepeat: 1,
 		ovChunks: 10, ovOps: 30, concurrent: 200, startRuns: 3, populated: 5_000,
 		memStreams: 16, memChunk: 8 * mib, cpFile: 256 * mib, cpChunk: 16 * mib}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -27,6 +28,20 @@ func sizeName(n int64) string {
 		return fmt.Sprintf("%d KiB", n/kib)
 	}
 	return fmt.Sprintf("%.1f MiB", float64(n)/mib)
+}
+
+// removeContents removes everything inside dir.
+func removeContents(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // plural returns "1 stream", "4 streams".
@@ -57,28 +72,40 @@ func (b *bench) throughput(ctx context.Context) (res []Result, err error) {
 
 	size := b.sz.tpFile
 	run := 0
+	note := fmt.Sprintf("best of %d, end to end incl. init and complete", b.sz.tpRepeat)
 	for _, chunk := range b.sz.tpChunks {
 		for _, streams := range b.sz.tpStreams {
 			label := fmt.Sprintf("%s file, %s chunks, %s", sizeName(size), sizeName(chunk), plural(streams, "stream"))
 			var od, bd time.Duration
-			first, second := uploader(ours), uploader(bc)
-			if run%2 == 1 { // alternate who goes first, against drift
-				first, second = second, first
+			for rep := range b.sz.tpRepeat {
+				first, second := uploader(ours), uploader(bc)
+				if (run+rep)%2 == 1 { // alternate who goes first, against drift
+					first, second = second, first
+				}
+				d1, err := b.upload(ctx, first, b.name("tp"), size, chunk, streams)
+				if err != nil {
+					return res, fmt.Errorf("%s: %w", label, err)
+				}
+				d2, err := b.upload(ctx, second, b.name("tp"), size, chunk, streams)
+				if err != nil {
+					return res, fmt.Errorf("%s: %w", label, err)
+				}
+				if first != uploader(ours) {
+					d1, d2 = d2, d1
+				}
+				// Free the disk between runs: the server never reads these files again.
+				if err := errors.Join(removeContents(bare.dir), removeContents(filepath.Join(srv.dataDir, "objects"))); err != nil {
+					return res, err
+				}
+				if rep == 0 || d1 < od { // keep the best of the repeats
+					od = d1
+				}
+				if rep == 0 || d2 < bd {
+					bd = d2
+				}
 			}
 			run++
-			d1, err := b.upload(ctx, first, b.name("tp"), size, chunk, streams)
-			if err != nil {
-				return res, fmt.Errorf("%s: %w", label, err)
-			}
-			d2, err := b.upload(ctx, second, b.name("tp"), size, chunk, streams)
-			if err != nil {
-				return res, fmt.Errorf("%s: %w", label, err)
-			}
-			od, bd = d1, d2
-			if first != uploader(ours) {
-				od, bd = d2, d1
-			}
-			res = append(res, info("", label+": ours", mibPerSec(size, od), "MiB/s"),
+			res = append(res, Result{Metric: label + ": ours", Value: mibPerSec(size, od), Unit: "MiB/s", Note: note},
 				info("", label+": bare", mibPerSec(size, bd), "MiB/s"))
 			ratio := bd.Seconds() / od.Seconds()
 			if streams == 4 {
