@@ -130,6 +130,7 @@ stop() {
 	fi
 	bin=$(pg_bin)
 	[[ -n $bin ]] || die "no pg_ctl found"
+	dir=$(cd "$dir" && pwd)
 	cd /
 	if as_postgres "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
 		as_postgres "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >&2 || die "pg_ctl stop failed"

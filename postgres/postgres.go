@@ -19,6 +19,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -36,6 +38,9 @@ const (
 	// defaultConnectTimeout bounds a new connection when the URL sets no
 	// connect_timeout.
 	defaultConnectTimeout = 5 * time.Second
+	// defaultMaxConns is the least pool size when the URL sets no
+	// pool_max_conns; three instances use 48 of PostgreSQL's default 100.
+	defaultMaxConns = 16
 	// keyIndex is the partial unique index that reserves keys.
 	keyIndex = "uploads_r2_key_reserved"
 	// uniqueViolation is PostgreSQL's SQLSTATE for a unique constraint violation.
@@ -50,7 +55,7 @@ type Store struct {
 
 // Open connects to the database at url (a postgres:// URL or a key=value
 // connection string; pool_max_conns and the other pgxpool settings are
-// honoured) and brings its schema up to date under an advisory lock, so
+// honoured, and the pool holds at least 16 connections when it sets none) and brings its schema up to date under an advisory lock, so
 // several instances may start at once. It refuses a database whose schema
 // is newer than this program knows.
 func Open(ctx context.Context, url string) (*Store, error) {
@@ -78,6 +83,11 @@ func parseConfig(url string) (*pgxpool.Config, error) {
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default, max(4, NumCPU), is small for a server whose
+		// every chunk request holds a connection for a few statements.
+		cfg.MaxConns = int32(max(defaultMaxConns, 4*runtime.GOMAXPROCS(0)))
 	}
 	return cfg, nil
 }

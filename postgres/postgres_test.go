@@ -3,8 +3,10 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -389,4 +391,109 @@ func TestRecoversAfterDatabaseRestart(t *testing.T) {
 	if got.Status != storage.StatusInProgress || got.ChunksUploaded != 1 || got.BytesUploaded != 10 {
 		t.Errorf("after the restart: %+v; want in_progress with chunk 0 only", got)
 	}
+}
+
+func TestParseConfig(t *testing.T) {
+	tests := []struct {
+		name        string
+		url         string
+		wantMax     int32
+		wantTimeout time.Duration
+	}{
+		{"defaults", "postgres://u@127.0.0.1:5432/db", int32(max(defaultMaxConns, 4*runtime.GOMAXPROCS(0))), defaultConnectTimeout},
+		{"explicit", "postgres://u@127.0.0.1:5432/db?pool_max_conns=3&connect_timeout=9", 3, 9 * time.Second},
+		{"key=value", "host=127.0.0.1 user=u dbname=db pool_max_conns=7", 7, defaultConnectTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseConfig(tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.MaxConns != tt.wantMax || cfg.ConnConfig.ConnectTimeout != tt.wantTimeout {
+				t.Errorf("MaxConns %d, ConnectTimeout %v; want %d, %v", cfg.MaxConns, cfg.ConnConfig.ConnectTimeout, tt.wantMax, tt.wantTimeout)
+			}
+		})
+	}
+}
+
+// TestTwoStoresOneDatabase plays two instances: chunk records, forgets and
+// completes of one upload spread over two stores (two pools) keep the
+// counters exact and let exactly one complete win.
+func TestTwoStoresOneDatabase(t *testing.T) {
+	dbURL := freshDatabase(t)
+	stores := []*Store{openT(t, dbURL), openT(t, dbURL)}
+	defer stores[0].Close()
+	defer stores[1].Close()
+	ctx := t.Context()
+	u := newUpload("two-" + uuid.NewString())
+	if err := stores[0].CreateUpload(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	from := []storage.Status{storage.StatusInitiated, storage.StatusInProgress}
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			s := stores[i%2]
+			idx := i % 8 // five writers per index, on both stores
+			if i%5 == 0 {
+				errs[i] = s.ForgetChunk(ctx, u.ID, idx, from)
+				return
+			}
+			errs[i] = s.RecordChunk(ctx, u.ID, storage.Chunk{Index: idx, Size: int64(100 + i), ETag: fmt.Sprint("e", i)}, from)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("goroutine %d: %v", i, err)
+		}
+	}
+	chunks, err := stores[1].ListChunks(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bytes int64
+	for _, c := range chunks {
+		bytes += c.Size
+	}
+	got, err := stores[0].GetUpload(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ChunksUploaded != len(chunks) || got.BytesUploaded != bytes {
+		t.Errorf("counters %d chunks, %d bytes; the chunk rows have %d, %d", got.ChunksUploaded, got.BytesUploaded, len(chunks), bytes)
+	}
+
+	wins := 0
+	for i, err := range parallelTransitions(ctx, stores, u.ID, 10) {
+		switch {
+		case err == nil:
+			wins++
+		case !storage.HasCode(err, storage.CodeConflict):
+			t.Errorf("Transition %d: %v, want nil or CodeConflict", i, err)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d transitions to completed won, want 1", wins)
+	}
+}
+
+// parallelTransitions moves upload id from in_progress to completed n times
+// at once, alternating the stores, and returns the errors.
+func parallelTransitions(ctx context.Context, stores []*Store, id string, n int) []error {
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = stores[i%len(stores)].Transition(ctx, id, []storage.Status{storage.StatusInProgress}, storage.StatusCompleted)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
 }
