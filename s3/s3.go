@@ -204,7 +204,7 @@ func (s *Store) CreateMultipart(ctx context.Context, m storage.MultipartInfo) (s
 // WriteChunk streams size bytes from r as part index+1 and returns its ETag.
 func (s *Store) WriteChunk(ctx context.Context, m storage.MultipartInfo, handle string, index int, size int64, r io.Reader) (string, error) {
 	if index < 0 || index >= storage.MaxChunks {
-		return "", storage.Errorf(storage.CodeInvalidField, "chunk index %d out of range", index)
+		return "", storage.Errorf(storage.CodeStorage, "chunk index %d is outside S3's part numbers", index)
 	}
 	lock := fmt.Sprintf("%s/%d", handle, index)
 	s.mu.Lock()
@@ -220,7 +220,7 @@ func (s *Store) WriteChunk(ctx context.Context, m storage.MultipartInfo, handle 
 		s.mu.Unlock()
 	}()
 
-	body := &partReader{r: r, remaining: size, size: size, index: index}
+	body := &partReader{ctx: ctx, r: r, remaining: size, size: size, index: index}
 	out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket:        &s.bucket,
 		Key:           aws.String(s.key(m.Key)),
@@ -274,9 +274,11 @@ func streamPart(o *s3.Options) {
 }
 
 // partReader passes exactly size bytes of a chunk to the SDK. It turns an
-// early end into CodeIncompleteBody and remembers the first error so that
+// early end into CodeIncompleteBody, stops when ctx is done (net/http does
+// not check while it copies a body) and remembers the first error so that
 // the caller's own *storage.Error comes back unchanged.
 type partReader struct {
+	ctx       context.Context
 	r         io.Reader
 	remaining int64
 	size      int64
@@ -286,6 +288,10 @@ type partReader struct {
 
 func (p *partReader) Read(b []byte) (int, error) {
 	if p.err != nil {
+		return 0, p.err
+	}
+	if err := p.ctx.Err(); err != nil {
+		p.err = storage.Wrap(storage.CodeStorage, err, fmt.Sprintf("writing chunk %d was cancelled", p.index))
 		return 0, p.err
 	}
 	if p.remaining <= 0 {
@@ -469,7 +475,8 @@ func (s *Store) AbortMultipart(ctx context.Context, m storage.MultipartInfo, han
 	return nil
 }
 
-// Open returns the object at key. Nothing is downloaded until the first Read.
+// Open returns the object at key. Nothing is downloaded until the first
+// Read; reads use ctx.
 func (s *Store) Open(ctx context.Context, key string) (storage.Object, error) {
 	info, err := s.head(ctx, key)
 	if err != nil {

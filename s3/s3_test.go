@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/memenow/memenow-storage"
+	"github.com/memenow/memenow-storage/objectstoretest"
 )
 
 const mib = 1 << 20
@@ -128,17 +129,27 @@ func TestPartReader(t *testing.T) {
 		want     string
 		wantCode storage.Code
 		wantSame error
+		cancel   bool
 	}{
 		{name: "exact", r: strings.NewReader("hello"), size: 5, want: "hello"},
 		{name: "longer source is cut", r: strings.NewReader("hello world"), size: 5, want: "hello"},
 		{name: "short source", r: strings.NewReader("hel"), size: 5, wantCode: storage.CodeIncompleteBody},
 		{name: "plain read error", r: io.MultiReader(strings.NewReader("he"), errReader{errors.New("reset")}), size: 5, wantCode: storage.CodeIncompleteBody},
 		{name: "storage error kept", r: io.MultiReader(strings.NewReader("he"), errReader{mine}), size: 5, wantSame: mine},
+		{name: "cancelled context", r: strings.NewReader("hello"), size: 5, cancel: true, wantCode: storage.CodeStorage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := &partReader{r: tt.r, remaining: tt.size, size: tt.size}
+			ctx, cancel := context.WithCancel(context.Background())
+			if tt.cancel {
+				cancel()
+			}
+			defer cancel()
+			p := &partReader{ctx: ctx, r: tt.r, remaining: tt.size, size: tt.size}
 			got, err := io.ReadAll(p)
+			if tt.cancel && !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want one wrapping context.Canceled", err)
+			}
 			switch {
 			case tt.wantSame != nil:
 				if err != tt.wantSame || p.err != tt.wantSame {
@@ -591,4 +602,11 @@ func TestCompleteResponseLost(t *testing.T) {
 		_, err := s.CompleteMultipart(ctx, other, "gone-upload-id", chunks)
 		wantCode(t, "CompleteMultipart", err, storage.CodeUploadNotFound)
 	})
+}
+
+// TestConformance runs the ObjectStore conformance suite against the real
+// S3 server, under a fresh prefix per subtest.
+func TestConformance(t *testing.T) {
+	testServer(t)
+	objectstoretest.RunConformance(t, func(t *testing.T) storage.ObjectStore { return newTestStore(t, nil) })
 }
