@@ -41,7 +41,8 @@ type command struct {
 // commands lists the subcommands.
 func commands() map[string]command {
 	return map[string]command{
-		"serve": {"run the HTTP service", runServe},
+		"serve":   {"run the HTTP service", runServe},
+		"migrate": {"apply the database schema migrations", runMigrate},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	storage "github.com/memenow/memenow-storage"
 	"github.com/memenow/memenow-storage/disk"
+	"github.com/memenow/memenow-storage/postgres"
 	"github.com/memenow/memenow-storage/s3"
 	"github.com/memenow/memenow-storage/sqlite"
 )
@@ -27,10 +28,15 @@ func sqlitePath(cfg *serveConfig) string {
 // describeDatabase names the metadata store for the start-up log line,
 // without credentials.
 func describeDatabase(cfg *serveConfig) string {
-	if strings.HasPrefix(cfg.Database, "postgres") {
+	if isPostgres(cfg.Database) {
 		return redactPassword(cfg.Database)
 	}
 	return "sqlite:" + sqlitePath(cfg)
+}
+
+// isPostgres reports whether a --database value names PostgreSQL.
+func isPostgres(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
 }
 
 // redactPassword hides the password of a URL-style connection string.
@@ -51,8 +57,12 @@ func redactPassword(u string) string {
 
 // openMeta opens the metadata store the configuration names.
 func openMeta(ctx context.Context, cfg *serveConfig) (storage.MetaStore, error) {
-	if strings.HasPrefix(cfg.Database, "postgres") {
-		return nil, fmt.Errorf("database: postgres is not wired in yet") // replaced when package postgres lands
+	if isPostgres(cfg.Database) {
+		meta, err := postgres.Open(ctx, cfg.Database)
+		if err != nil {
+			return nil, fmt.Errorf("database %s: %v", redactPassword(cfg.Database), err)
+		}
+		return meta, nil
 	}
 	path := sqlitePath(cfg)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
