@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/memenow/memenow-storage/postgres"
 	"github.com/memenow/memenow-storage/sqlite"
@@ -32,9 +33,9 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	switch {
 	case isPostgres(url):
 		err = postgres.Migrate(ctx, url)
-	case len(url) > len("sqlite:") && url[:len("sqlite:")] == "sqlite:":
+	case strings.HasPrefix(url, "sqlite:") && url != "sqlite:":
 		var s *sqlite.Store
-		if s, err = sqlite.Open(url[len("sqlite:"):]); err == nil { // Open migrates
+		if s, err = sqlite.Open(strings.TrimPrefix(url, "sqlite:")); err == nil { // Open migrates
 			err = s.Close()
 		}
 	default:

@@ -360,3 +360,28 @@ func TestRunServeOnS3(t *testing.T) {
 		t.Fatalf("exit status %d", code)
 	}
 }
+
+// TestRunServeOnPostgres runs the whole API suite through run() with
+// PostgreSQL metadata.
+func TestRunServeOnPostgres(t *testing.T) {
+	pg := needServer(t, "MEMENOW_TEST_POSTGRES_URL", "MEMENOW_REQUIRE_POSTGRES", `eval "$(.ci/postgres.sh start /tmp/memenow-pg)"`)
+	url, stop := startRun(t, []string{"--data-dir", t.TempDir(), "--database", pg}, nil)
+	apitest.Run(t, apitest.Target{BaseURL: url, MaxFileSize: 10737418240})
+	if code := stop(); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"migrate", "--database", "sqlite:" + path}, func(string) string { return "" }, nil, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if _, err := os.Stat(path); err != nil || !strings.Contains(out.String(), "migrated") {
+		t.Fatalf("no database after migrate (%v); output %q", err, out.String())
+	}
+	if code := run(context.Background(), []string{"migrate", "--database", "mysql://x"}, func(string) string { return "" }, nil, &out, &errOut); code != 2 {
+		t.Fatalf("bad database: exit %d, want 2", code)
+	}
+}
