@@ -365,6 +365,16 @@ func (s *Service) Complete(ctx context.Context, id string) (*Upload, error) {
 		if HasCode(err, CodeInvalidPart) {
 			_, _ = s.Meta.Transition(ctx, id, []Status{StatusCompleting}, StatusInProgress)
 		}
+		if HasCode(err, CodeUploadNotFound) { // another instance may be completing it right now
+			if cur, gerr := s.Meta.GetUpload(ctx, id); gerr == nil {
+				switch cur.Status {
+				case StatusCompleted:
+					return cur, nil
+				case StatusCompleting:
+					return nil, stateError(cur)
+				}
+			}
+		}
 		return nil, err
 	}
 	done, err := s.Meta.Transition(ctx, id, []Status{StatusCompleting}, StatusCompleted)
