@@ -160,22 +160,13 @@ func (s *Service) Init(ctx context.Context, r InitRequest) (*Upload, error) {
 	if err := s.reserveKey(ctx, u, now); err != nil {
 		return nil, err
 	}
-	handle, err := s.Objects.CreateMultipart(ctx, multipartOf(u))
-	if err != nil {
-		s.releaseKey(u)
-		return nil, err
-	}
-	u.StoreHandle = handle
-	if err := s.Meta.SetStoreHandle(ctx, u.ID, handle); err != nil {
-		_ = s.Objects.AbortMultipart(context.WithoutCancel(ctx), multipartOf(u), handle)
-		s.releaseKey(u)
-		return nil, err
-	}
 	return u, nil
 }
 
-// reserveKey inserts u with the first free key: the file name itself, then
-// "name-2.ext" … "name-20.ext", then a name with a suffix from the upload id.
+// reserveKey starts the multipart upload and inserts u with the first free
+// key: the file name itself, then "name-2.ext" … "name-20.ext", then a name
+// with a suffix from the upload id. The multipart upload is created first so
+// that the row is complete in one insert; it is aborted when the key is taken.
 func (s *Service) reserveKey(ctx context.Context, u *Upload, day time.Time) error {
 	base := u.FileName
 	for attempt := 1; ; attempt++ {
@@ -191,19 +182,20 @@ func (s *Service) reserveKey(ctx context.Context, u *Upload, day time.Time) erro
 		}
 		u.FileName = name
 		u.Key = ObjectKey(u.UserRole, u.UserID, day, u.ContentType, name)
-		err := s.Meta.CreateUpload(ctx, u)
+		handle, err := s.Objects.CreateMultipart(ctx, multipartOf(u))
+		if err != nil {
+			return err
+		}
+		u.StoreHandle = handle
+		err = s.Meta.CreateUpload(ctx, u)
+		if err == nil {
+			return nil
+		}
+		_ = s.Objects.AbortMultipart(context.WithoutCancel(ctx), multipartOf(u), handle)
 		if !HasCode(err, CodeKeyTaken) {
 			return err
 		}
 	}
-}
-
-// releaseKey frees the key of an upload whose init failed half-way, by
-// marking it cancelled.
-func (s *Service) releaseKey(u *Upload) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, _ = s.Meta.Transition(ctx, u.ID, []Status{StatusInitiated}, StatusCancelled)
 }
 
 func multipartOf(u *Upload) MultipartInfo {

@@ -157,10 +157,6 @@ type MetaStore interface {
 	// upload that is not cancelled holds u.Key, CodeDatabase.
 	CreateUpload(ctx context.Context, u *Upload) error
 
-	// SetStoreHandle saves the ObjectStore's handle of an upload's multipart
-	// upload. Errors: CodeUploadNotFound, CodeDatabase.
-	SetStoreHandle(ctx context.Context, id, handle string) error
-
 	// GetUpload returns the upload with its chunk counters. Errors:
 	// CodeUploadNotFound, CodeDatabase.
 	GetUpload(ctx context.Context, id string) (*Upload, error)

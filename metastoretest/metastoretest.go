@@ -44,7 +44,6 @@ func RunConformance(t *testing.T, newStore func(t *testing.T) storage.MetaStore)
 	}{
 		{"Ping", testPing},
 		{"CreateGetRoundTrip", testRoundTrip},
-		{"SetStoreHandle", testSetStoreHandle},
 		{"UnknownID", testUnknownID},
 		{"ListChunksUnknownID", testListChunksUnknownID},
 		{"DuplicateID", testDuplicateID},
@@ -201,22 +200,6 @@ func testRoundTrip(t *testing.T, s storage.MetaStore) {
 	}
 }
 
-func testSetStoreHandle(t *testing.T, s storage.MetaStore) {
-	u := create(t, s, storage.StatusInitiated)
-	for _, h := range []string{"first-" + uuid.NewString(), "second-" + uuid.NewString()} {
-		if err := s.SetStoreHandle(t.Context(), u.ID, h); err != nil {
-			t.Fatalf("SetStoreHandle: %v", err)
-		}
-		got := get(t, s, u.ID)
-		if got.StoreHandle != h {
-			t.Errorf("StoreHandle = %q, want %q", got.StoreHandle, h)
-		}
-		if got.Status != u.Status || got.Key != u.Key {
-			t.Errorf("SetStoreHandle changed status or key: %+v", got)
-		}
-	}
-}
-
 func testUnknownID(t *testing.T, s storage.MetaStore) {
 	id := fmt.Sprintf("%d-%s", time.Now().UnixMilli(), uuid.NewString())
 	ctx := t.Context()
@@ -225,7 +208,6 @@ func testUnknownID(t *testing.T, s storage.MetaStore) {
 		call func() error
 	}{
 		{"GetUpload", func() error { _, err := s.GetUpload(ctx, id); return err }},
-		{"SetStoreHandle", func() error { return s.SetStoreHandle(ctx, id, "h") }},
 		{"Transition", func() error {
 			_, err := s.Transition(ctx, id, allStatuses, storage.StatusCancelled)
 			return err

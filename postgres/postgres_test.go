@@ -317,7 +317,6 @@ func storeOps(s *Store, id string) []struct {
 		{"Ping", s.Ping},
 		{"GetUpload", func(ctx context.Context) error { _, err := s.GetUpload(ctx, id); return err }},
 		{"ListChunks", func(ctx context.Context) error { _, err := s.ListChunks(ctx, id); return err }},
-		{"SetStoreHandle", func(ctx context.Context) error { return s.SetStoreHandle(ctx, id, "h-"+uuid.NewString()) }},
 		{"CreateUpload", func(ctx context.Context) error { return s.CreateUpload(ctx, newUpload("new-"+uuid.NewString())) }},
 		{"RecordChunk", func(ctx context.Context) error {
 			return s.RecordChunk(ctx, id, storage.Chunk{Index: 1, Size: 10, ETag: "e1"}, from)

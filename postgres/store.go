@@ -38,20 +38,6 @@ func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload) error {
 	return nil
 }
 
-// SetStoreHandle saves the object store's handle of upload id. Errors:
-// CodeUploadNotFound, CodeDatabase.
-func (s *Store) SetStoreHandle(ctx context.Context, id, handle string) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE uploads SET store_handle = $2, updated_at = $3 WHERE id = $1`,
-		id, handle, nowMS())
-	if err != nil {
-		return s.dbError(ctx, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return notFound(id)
-	}
-	return nil
-}
-
 // GetUpload returns upload id. Errors: CodeUploadNotFound, CodeDatabase.
 func (s *Store) GetUpload(ctx context.Context, id string) (*storage.Upload, error) {
 	u, err := scanUpload(s.pool.QueryRow(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = $1`, id))

@@ -43,22 +43,6 @@ func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload) error {
 	return nil
 }
 
-// SetStoreHandle saves the object store's handle of upload id. Errors:
-// CodeUploadNotFound, CodeDatabase.
-func (s *Store) SetStoreHandle(ctx context.Context, id, handle string) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE uploads SET store_handle = ?, updated_at = ? WHERE id = ?`,
-		handle, nowMS(), id)
-	if err != nil {
-		return dbError(err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return dbError(err)
-	} else if n == 0 {
-		return notFound(id)
-	}
-	return nil
-}
-
 // GetUpload returns upload id. Errors: CodeUploadNotFound, CodeDatabase.
 func (s *Store) GetUpload(ctx context.Context, id string) (*storage.Upload, error) {
 	return getUpload(ctx, s.r, id)
