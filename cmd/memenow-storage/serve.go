@@ -13,6 +13,7 @@ import (
 
 	storage "github.com/memenow/memenow-storage"
 	"github.com/memenow/memenow-storage/httpapi"
+	"github.com/memenow/memenow-storage/web"
 )
 
 // runServe runs the HTTP service until ctx is cancelled (SIGINT/SIGTERM),
@@ -54,7 +55,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return exitFailure
 	}
 	srv := &http.Server{
-		Handler:           httpapi.NewServer(httpapi.Options{Service: svc, Logger: log, AllowedOrigins: cfg.AllowedOrigins}),
+		Handler:           httpapi.NewServer(httpapi.Options{Service: svc, Logger: log, AllowedOrigins: cfg.AllowedOrigins, Page: web.Handler()}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
