@@ -82,7 +82,7 @@ type sidecar struct {
 // uploadPath returns the file of the upload with handle h, or false when h is
 // not a plain file name.
 func (s *Store) uploadPath(h string) (string, bool) {
-	if h == "" || len(h) > 255 || !filepath.IsLocal(h) || strings.ContainsAny(h, "/\\\x00") {
+	if h == "" || h == "." || len(h) > 255 || !filepath.IsLocal(h) || strings.ContainsAny(h, "/\\\x00") {
 		return "", false
 	}
 	return filepath.Join(s.dir, uploadsDir, h), true
@@ -166,11 +166,14 @@ func (s *Store) WriteChunk(ctx context.Context, m storage.MultipartInfo, handle 
 	if err := lockRange(f, off, size); err != nil {
 		return "", err
 	}
-	// A complete or abort that finished while we waited for the file left
-	// it unlinked (or linked as the object): writing now would be lost or
-	// would change a completed object.
+	// A complete or abort that finished while we opened the file left it
+	// unlinked or linked as the object: writing now would be lost or would
+	// change a completed object.
 	if err := stillUpload(f, path); err != nil {
 		return "", err
+	}
+	if n, err := linkCount(f); err != nil || n != 1 { // linked as an object by a complete cut short
+		return "", storage.Wrap(storage.CodeUploadNotFound, err, "the multipart upload is completed")
 	}
 
 	bufp := s.bufs.Get().(*[]byte)
@@ -435,7 +438,7 @@ func (s *Store) Open(ctx context.Context, key string) (storage.Object, error) {
 		return nil, storage.Errorf(storage.CodeNotFound, "no object at that key")
 	}
 	f, err := os.OpenInRoot(filepath.Join(s.dir, objectsDir), filepath.FromSlash(key))
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || escapes(err) {
 		return nil, storage.Wrap(storage.CodeNotFound, err, "no object at that key")
 	}
 	if err != nil {
@@ -452,6 +455,14 @@ func (s *Store) Open(ctx context.Context, key string) (storage.Object, error) {
 		return nil, storage.Wrap(storage.CodeStorage, err, "reading the object's metadata failed")
 	}
 	return &object{File: f, info: infoOf(key, fi, meta)}, nil
+}
+
+// escapes reports whether err is os.Root's refusal of a path that leaves
+// the root (through a symbolic link, say): a PathError without an errno.
+func escapes(err error) bool {
+	var pe *fs.PathError
+	var errno syscall.Errno
+	return errors.As(err, &pe) && !errors.As(err, &errno)
 }
 
 // Ping checks that the store's folders exist and are writable.

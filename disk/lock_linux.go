@@ -31,3 +31,12 @@ func lockRange(f *os.File, off, n int64) error {
 // datasync makes f's data durable: its size never changes after creation,
 // so fdatasync suffices.
 func datasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
+
+// linkCount returns the number of names f has.
+func linkCount(f *os.File) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return 0, err
+	}
+	return st.Nlink, nil
+}

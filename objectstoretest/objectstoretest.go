@@ -316,21 +316,21 @@ func testParallelChunks(t *testing.T, s storage.ObjectStore) {
 	u.completeAndCheck(s, chunks)
 }
 
-// gatedReader reads r up to gateAt bytes, calls reached once, then waits for
+// gatedReader reads r up to gateAt bytes, closes reached, then waits for
 // release before reading on.
 type gatedReader struct {
 	ctx     context.Context
 	r       io.Reader
 	gateAt  int64
 	read    int64
-	reached func()
-	release <-chan struct{}
+	reached chan struct{}
+	release chan struct{}
 	passed  bool
 }
 
 func (g *gatedReader) Read(p []byte) (int, error) {
 	if !g.passed && g.read >= g.gateAt {
-		g.reached()
+		close(g.reached)
 		select {
 		case <-g.release:
 		case <-g.ctx.Done():
@@ -346,36 +346,61 @@ func (g *gatedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// gatedWrite is a WriteChunk in a goroutine whose body stops half-way.
+type gatedWrite struct {
+	r    *gatedReader
+	done chan struct{}
+	etag string
+	err  error
+}
+
+func startGatedWrite(t *testing.T, s storage.ObjectStore, u *upload, data []byte) *gatedWrite {
+	w := &gatedWrite{done: make(chan struct{}), r: &gatedReader{ctx: t.Context(), r: bytes.NewReader(data),
+		gateAt: int64(len(data)) / 2, reached: make(chan struct{}), release: make(chan struct{})}}
+	go func() {
+		defer close(w.done)
+		w.etag, w.err = u.tryWrite(t.Context(), s, 0, w.r)
+	}()
+	return w
+}
+
+// finish lets the write go on and waits for it.
+func (w *gatedWrite) finish() {
+	select {
+	case <-w.r.release:
+	default:
+		close(w.r.release)
+	}
+	<-w.done
+}
+
 func testSameChunkConcurrently(t *testing.T, s storage.ObjectStore) {
 	u := newUpload(t, chunkSize+999)
 	u.create(s)
 	tail := u.write(s, 1, u.data)
-	// Two writers of chunk 0 with different contents, both held half-way
-	// until each has either reached the middle of its body or returned.
+	// Writer 0 sends the first half of its chunk and waits; writer 1 sends
+	// other contents for the same chunk and, when the store lets it,
+	// finishes first; then writer 0 finishes. A store that wrote both into
+	// one place unguarded would hold writer 1's first half and writer 0's
+	// second.
 	versions := [2][]byte{u.chunkOf(u.data, 0), content(7, chunkSize)}
-	var (
-		wg      sync.WaitGroup
-		events  = make(chan struct{}, 2)
-		release = make(chan struct{})
-		etags   [2]string
-		errs    [2]error
-	)
-	for w := range 2 {
-		var once sync.Once
-		signal := func() { once.Do(func() { events <- struct{}{} }) }
-		wg.Go(func() {
-			r := &gatedReader{ctx: t.Context(), r: bytes.NewReader(versions[w]), gateAt: chunkSize / 2, reached: signal, release: release}
-			etags[w], errs[w] = u.tryWrite(t.Context(), s, 0, r)
-			signal()
-		})
+	w0 := startGatedWrite(t, s, u, versions[0])
+	select {
+	case <-w0.r.reached:
+	case <-w0.done:
+		t.Fatalf("first writer returned early: %v", w0.err)
 	}
-	<-events
-	select { // a store that serialises the writers instead of refusing one would wait here forever
-	case <-events:
-	case <-time.After(10 * time.Second):
+	w1 := startGatedWrite(t, s, u, versions[1])
+	select {
+	case <-w1.r.reached:
+		w1.finish()
+	case <-w1.done:
+	case <-time.After(10 * time.Second): // the store makes writer 1 wait for writer 0
 	}
-	close(release)
-	wg.Wait()
+	w0.finish()
+	w1.finish()
+	etags := [2]string{w0.etag, w1.etag}
+	errs := [2]error{w0.err, w1.err}
 
 	var won []int
 	for w, err := range errs {
@@ -436,27 +461,28 @@ func testRewriteReplaces(t *testing.T, s storage.ObjectStore) {
 // failingReader returns err once after bytes of r.
 type failingReader struct {
 	r     io.Reader
-	after int64
+	after int64 // bytes left before the failure point; -1 once past it
 	err   error
-	// before, when set, runs once when the failure point is reached, and
-	// the reader then carries on instead of failing.
+	// before, when set, runs at the failure point, and the reader then
+	// carries on with r instead of failing.
 	before func()
 }
 
 func (f *failingReader) Read(p []byte) (int, error) {
-	if f.after <= 0 {
+	if f.after == 0 {
 		if f.before == nil {
 			return 0, f.err
 		}
 		f.before()
-		f.before = nil
-		return f.r.Read(p)
+		f.after = -1
 	}
-	if int64(len(p)) > f.after {
+	if f.after > 0 && int64(len(p)) > f.after {
 		p = p[:f.after]
 	}
 	n, err := f.r.Read(p)
-	f.after -= int64(n)
+	if f.after > 0 {
+		f.after -= int64(n)
+	}
 	return n, err
 }
 
