@@ -5,7 +5,11 @@
 //	uploads/{uploadID}   one preallocated (sparse) file per upload in progress;
 //	                     chunk i is written at offset i*ChunkSize
 //	objects/{key}        completed objects: hard links to the upload's file
-//	meta/{key}.json      each object's content type and entity tag
+//
+// An object's upload id, content type and entity tag live in an extended
+// attribute of its file (user.memenow), set when the upload starts and
+// completes, so they travel with the link and need no file of their own; the
+// store refuses a file system without user extended attributes.
 //
 // Completing an upload never copies bytes: the upload's file is fsynced and
 // linked to its key. Writers of the same chunk are kept apart by open file
@@ -16,7 +20,6 @@ package disk
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -38,7 +41,6 @@ import (
 const (
 	uploadsDir = "uploads"
 	objectsDir = "objects"
-	metaDir    = "meta"
 )
 
 // bufSize is the size of the pooled copy buffers.
@@ -59,10 +61,13 @@ func New(dir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, sub := range []string{uploadsDir, objectsDir, metaDir} {
+	for _, sub := range []string{uploadsDir, objectsDir} {
 		if err := os.MkdirAll(filepath.Join(abs, sub), 0o755); err != nil {
 			return nil, err
 		}
+	}
+	if err := probeXattr(filepath.Join(abs, uploadsDir)); err != nil {
+		return nil, fmt.Errorf("%s: the file system must support user extended attributes: %w", abs, err)
 	}
 	s := &Store{dir: abs, crc: crc32.MakeTable(crc32.Castagnoli)}
 	s.bufs.New = func() any { b := make([]byte, bufSize); return &b }
@@ -72,7 +77,8 @@ func New(dir string) (*Store, error) {
 // Describe returns "disk:" and the store's absolute directory.
 func (s *Store) Describe() string { return "disk:" + s.dir }
 
-// sidecar is the metadata of a completed object, kept in meta/{key}.json.
+// sidecar is the metadata of an upload's file and of the object it becomes,
+// kept as JSON in the file's user.memenow extended attribute.
 type sidecar struct {
 	UploadID    string `json:"upload_id"`
 	ContentType string `json:"content_type"`
@@ -94,13 +100,9 @@ func validKey(key string) bool {
 	return storage.ValidKey(key) && !strings.ContainsRune(key, 0) && filepath.IsLocal(filepath.FromSlash(key))
 }
 
-// objectPath and metaPath return where the object at key and its sidecar live.
+// objectPath returns where the object at key lives.
 func (s *Store) objectPath(key string) string {
 	return filepath.Join(s.dir, objectsDir, filepath.FromSlash(key))
-}
-
-func (s *Store) metaPath(key string) string {
-	return filepath.Join(s.dir, metaDir, filepath.FromSlash(key)+".json")
 }
 
 // chunkLen returns the length chunk index of m must have.
@@ -128,7 +130,8 @@ func (s *Store) CreateMultipart(ctx context.Context, m storage.MultipartInfo) (s
 	if err != nil {
 		return "", storage.Wrap(storage.CodeStorage, err, "creating the upload file failed")
 	}
-	err = errors.Join(f.Truncate(m.TotalSize), f.Sync(), f.Close())
+	err = errors.Join(setSidecar(f, sidecar{UploadID: m.UploadID, ContentType: m.ContentType}),
+		f.Truncate(m.TotalSize), f.Sync(), f.Close())
 	if err == nil {
 		err = syncDir(filepath.Dir(path))
 	}
@@ -312,12 +315,15 @@ func (s *Store) CompleteMultipart(ctx context.Context, m storage.MultipartInfo, 
 	if fi.Size() != m.TotalSize {
 		return storage.ObjectInfo{}, storage.Errorf(storage.CodeInvalidPart, "the upload file has %d bytes, want %d", fi.Size(), m.TotalSize)
 	}
+	meta := sidecar{UploadID: m.UploadID, ContentType: m.ContentType, ETag: multipartETag(chunks)}
+	if err := setSidecar(f, meta); err != nil {
+		return storage.ObjectInfo{}, storage.Wrap(storage.CodeStorage, err, "recording the object's metadata failed")
+	}
 	if err := f.Sync(); err != nil {
 		return storage.ObjectInfo{}, storage.Wrap(storage.CodeStorage, err, "syncing the upload file failed")
 	}
 
 	final := s.objectPath(m.Key)
-	meta := sidecar{UploadID: m.UploadID, ContentType: m.ContentType, ETag: multipartETag(chunks)}
 	switch oi, err := os.Lstat(final); {
 	case err == nil && os.SameFile(fi, oi):
 		// Linked before a crash; only the upload's name is left to remove.
@@ -326,7 +332,7 @@ func (s *Store) CompleteMultipart(ctx context.Context, m storage.MultipartInfo, 
 	case !errors.Is(err, fs.ErrNotExist):
 		return storage.ObjectInfo{}, storage.Wrap(storage.CodeStorage, err, "inspecting the object failed")
 	default:
-		if err := s.publish(path, final, m.Key, meta); err != nil {
+		if err := s.publish(path, final); err != nil {
 			return storage.ObjectInfo{}, storage.Wrap(storage.CodeStorage, err, "linking the object failed")
 		}
 	}
@@ -339,20 +345,9 @@ func (s *Store) CompleteMultipart(ctx context.Context, m storage.MultipartInfo, 
 	return infoOf(m.Key, fi, meta), nil
 }
 
-// publish writes the sidecar of key durably, then links the upload file at
-// final, which must not exist, and syncs its folder.
-func (s *Store) publish(upload, final, key string, meta sidecar) error {
-	data, err := json.Marshal(meta)
-	if err != nil {
-		return err
-	}
-	metaPath := s.metaPath(key)
-	if err := mkdirAllSync(filepath.Join(s.dir, metaDir), filepath.Dir(metaPath)); err != nil {
-		return err
-	}
-	if err := writeFileAtomic(metaPath, data); err != nil {
-		return err
-	}
+// publish links the upload file at final, which must not exist, creating
+// its folders, and makes the new entries durable.
+func (s *Store) publish(upload, final string) error {
 	if err := mkdirAllSync(filepath.Join(s.dir, objectsDir), filepath.Dir(final)); err != nil {
 		return err
 	}
@@ -372,8 +367,8 @@ func (s *Store) completed(m storage.MultipartInfo) (storage.ObjectInfo, error) {
 	if err != nil {
 		return storage.ObjectInfo{}, storage.Wrap(storage.CodeStorage, err, "inspecting the object failed")
 	}
-	meta, err := readSidecar(s.metaPath(m.Key))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	meta, err := readSidecarPath(s.objectPath(m.Key))
+	if err != nil {
 		return storage.ObjectInfo{}, storage.Wrap(storage.CodeStorage, err, "reading the object's metadata failed")
 	}
 	if meta.UploadID != m.UploadID {
@@ -392,15 +387,6 @@ func infoOf(key string, fi fs.FileInfo, meta sidecar) storage.ObjectInfo {
 		info.ETag = fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size())
 	}
 	return info
-}
-
-func readSidecar(path string) (sidecar, error) {
-	var meta sidecar
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return meta, err
-	}
-	return meta, json.Unmarshal(data, &meta)
 }
 
 // AbortMultipart removes the upload's file; a missing one is fine.
@@ -449,8 +435,8 @@ func (s *Store) Open(ctx context.Context, key string) (storage.Object, error) {
 		f.Close()
 		return nil, storage.Wrap(storage.CodeNotFound, err, "no object at that key")
 	}
-	meta, err := readSidecar(s.metaPath(key))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	meta, err := readSidecar(f)
+	if err != nil {
 		f.Close()
 		return nil, storage.Wrap(storage.CodeStorage, err, "reading the object's metadata failed")
 	}
@@ -467,7 +453,7 @@ func escapes(err error) bool {
 
 // Ping checks that the store's folders exist and are writable.
 func (s *Store) Ping(ctx context.Context) error {
-	for _, sub := range []string{objectsDir, metaDir} {
+	for _, sub := range []string{uploadsDir, objectsDir} {
 		if fi, err := os.Stat(filepath.Join(s.dir, sub)); err != nil || !fi.IsDir() {
 			return storage.Wrap(storage.CodeStorage, err, "the store's "+sub+" folder is missing")
 		}
@@ -505,44 +491,25 @@ func syncDir(dir string) error {
 }
 
 // mkdirAllSync creates dir and its missing parents below root, and fsyncs
-// every folder from root to dir's parent so the chain is durable.
+// the parent of every folder it created, so the new chain is durable.
+// Folders that already exist cost one stat.
 func mkdirAllSync(root, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	rel, err := filepath.Rel(root, dir)
-	if err != nil {
-		return err
-	}
-	cur := root
-	for _, seg := range strings.Split(filepath.ToSlash(rel), "/") {
-		if seg == "." {
+	var missing []string
+	for d := dir; d != root && len(d) > len(root); d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
 			break
-		}
-		if err := syncDir(cur); err != nil {
+		} else if !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		cur = filepath.Join(cur, seg)
+		missing = append(missing, d)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		if err := syncDir(filepath.Dir(missing[i])); err != nil {
+			return err
+		}
 	}
 	return nil
-}
-
-// writeFileAtomic replaces path with data: a synced temporary file renamed
-// over it, then the folder synced.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	err = errors.Join(err, tmp.Sync(), tmp.Close())
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-		return err
-	}
-	return syncDir(dir)
 }

@@ -14,7 +14,7 @@ import (
 // wrong methods and paths with dot segments in the JSON error shape instead
 // of the mux's plain text and redirects.
 func (s *server) dispatch(w http.ResponseWriter, r *http.Request) {
-	if hasDotSegment(r.URL.Path) || hasDotSegment(r.URL.EscapedPath()) {
+	if hasDotSegment(r.URL.Path) || hasDotSegment(decodeDots(r.URL.EscapedPath())) {
 		s.writeError(w, r, storage.Errorf(storage.CodeNotFound, "no route or file at %s", r.URL.EscapedPath()))
 		return
 	}
@@ -37,11 +37,10 @@ func (s *server) dispatch(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// hasDotSegment reports whether a path has a "." or ".." segment, plain or
-// percent-encoded, or a backslash that some systems treat as a separator.
+// hasDotSegment reports whether a path has a "." or ".." segment or a
+// backslash, which some systems treat as a separator.
 func hasDotSegment(p string) bool {
-	p = strings.ReplaceAll(strings.ReplaceAll(p, "%2e", "."), "%2E", ".")
-	if strings.Contains(p, `\`) || strings.Contains(strings.ToLower(p), "%5c") {
+	if strings.Contains(p, `\`) {
 		return true
 	}
 	for _, seg := range strings.Split(p, "/") {
@@ -50,6 +49,12 @@ func hasDotSegment(p string) bool {
 		}
 	}
 	return false
+}
+
+// decodeDots decodes the percent-encoded dots and backslashes of an escaped
+// path, and nothing else, so that "%2e%2e" is seen as ".." but "%252e" is not.
+func decodeDots(p string) string {
+	return strings.NewReplacer("%2e", ".", "%2E", ".", "%5c", `\`, "%5C", `\`).Replace(p)
 }
 
 // cors adds the CORS headers to every response, errors included, and
