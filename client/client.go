@@ -24,7 +24,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	storage "github.com/memenow/memenow-storage"
 )
@@ -91,21 +90,22 @@ type CancelResponse struct {
 
 // UploadStatus is the server's description of an upload.
 type UploadStatus struct {
-	UploadID       string    `json:"upload_id"`
-	FileName       string    `json:"file_name"`
-	TotalSize      int64     `json:"total_size"`
-	UserID         string    `json:"user_id"`
-	UserRole       string    `json:"user_role"`
-	ContentType    string    `json:"content_type"`
-	Status         string    `json:"status"`
-	ChunksUploaded int       `json:"chunks_uploaded"`
-	ChunkSize      int64     `json:"chunk_size"`
-	TotalChunks    int       `json:"total_chunks"`
-	Chunks         []int     `json:"chunks"`
-	BytesUploaded  int64     `json:"bytes_uploaded"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
-	Key            string    `json:"r2_key"`
+	UploadID       string `json:"upload_id"`
+	FileName       string `json:"file_name"`
+	TotalSize      int64  `json:"total_size"`
+	UserID         string `json:"user_id"`
+	UserRole       string `json:"user_role"`
+	ContentType    string `json:"content_type"`
+	Status         string `json:"status"`
+	ChunksUploaded int    `json:"chunks_uploaded"`
+	ChunkSize      int64  `json:"chunk_size"`
+	TotalChunks    int    `json:"total_chunks"`
+	Chunks         []int  `json:"chunks"`
+	BytesUploaded  int64  `json:"bytes_uploaded"`
+	CreatedAt      string `json:"created_at"` // RFC 3339, as sent
+	UpdatedAt      string `json:"updated_at"`
+	// Key is where the file is stored; the server sends it once completed.
+	Key string `json:"r2_key,omitempty"`
 }
 
 // Health is the server's health report.

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"os"
+	"path/filepath"
+	"time"
+
+	storage "github.com/memenow/memenow-storage"
+	"github.com/memenow/memenow-storage/client"
+)
+
+const uploadUsage = "upload FILE --user-id ID --user-role creator|member|subscriber [flags]"
+
+// runUpload is the upload subcommand: it uploads FILE in parallel chunks,
+// prints the stored file's key on stdout, and resumes an interrupted upload
+// of the same unchanged file when run again. args are the arguments after
+// "upload".
+func runUpload(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs, common := cliFlagSet("upload", uploadUsage, getenv, stderr)
+	userID := fs.String("user-id", "", "owner of the upload (required)")
+	role := fs.String("user-role", "", "role of the owner: creator, member or subscriber (required)")
+	contentType := fs.String("content-type", "", "MIME type (default: guessed from the file's extension)")
+	parallel := fs.Int("parallel", client.DefaultParallel, "chunks sent at once")
+	chunkSize := fs.String("chunk-size", "", "chunk size to ask the server for, e.g. 8MiB (default: the server's)")
+	retries := fs.Int("retries", client.DefaultMaxRetries, "retries of a failed request before giving up (0: none)")
+	restart := fs.Bool("restart", false, "start a new upload instead of resuming an interrupted one")
+	pos, code, ok := cliParse(fs, args)
+	if !ok {
+		return code
+	}
+	switch {
+	case len(pos) != 1:
+		return cliUsageError(fs, stderr, "expected one FILE, got %d arguments", len(pos))
+	case *userID == "":
+		return cliUsageError(fs, stderr, "--user-id is required")
+	case *role == "":
+		return cliUsageError(fs, stderr, "--user-role is required")
+	case *parallel < 1:
+		return cliUsageError(fs, stderr, "--parallel must be at least 1")
+	case *retries < 0:
+		return cliUsageError(fs, stderr, "--retries must not be negative")
+	}
+	var chunk int64
+	if *chunkSize != "" {
+		n, err := cliParseSize(*chunkSize)
+		if err != nil {
+			return cliUsageError(fs, stderr, "--chunk-size: %v", err)
+		}
+		chunk = n
+	}
+
+	f, err := os.Open(pos[0])
+	if err != nil {
+		return cliFail(stderr, "upload", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return cliFail(stderr, "upload", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return cliFail(stderr, "upload", fmt.Errorf("%s is not a regular file", pos[0]))
+	}
+	ct := *contentType
+	if ct == "" {
+		ct = mime.TypeByExtension(filepath.Ext(fi.Name()))
+	}
+
+	states, err := newUploadStates(getenv)
+	if err != nil {
+		return cliFail(stderr, "upload", err)
+	}
+	id, err := uploadIdentity(pos[0], fi, common.server, *userID, *role)
+	if err != nil {
+		return cliFail(stderr, "upload", err)
+	}
+	c := common.client()
+	c.Retry.MaxRetries = *retries
+	if *retries == 0 {
+		c.Retry.MaxRetries = -1
+	}
+	resumeID := ""
+	if st, err := states.load(id); err == nil && st.UploadID != "" {
+		if *restart {
+			// Free the abandoned upload's key and chunks; failing is harmless.
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			_, _ = c.Cancel(cctx, st.UploadID)
+			cancel()
+			_ = states.remove(id)
+		} else {
+			resumeID = st.UploadID
+		}
+	}
+
+	progress := newCLIProgress(stderr, common.quiet, "uploading "+fi.Name())
+	if resumeID != "" && !common.quiet {
+		fmt.Fprintf(stderr, "resuming upload %s\n", resumeID)
+	}
+	saved := resumeID
+	res, err := c.Upload(ctx, f, fi.Size(), client.UploadOptions{
+		FileName:      fi.Name(),
+		UserID:        *userID,
+		UserRole:      *role,
+		ContentType:   ct,
+		ChunkSize:     chunk,
+		Parallel:      *parallel,
+		ResumeID:      resumeID,
+		RestartIfGone: true,
+		Progress:      progress.update,
+		OnInit: func(uploadID string) error {
+			saved = uploadID
+			if resumeID != "" && !common.quiet {
+				fmt.Fprintf(stderr, "upload %s is gone on the server; started upload %s\n", resumeID, uploadID)
+			}
+			return states.save(id, uploadState{UploadID: uploadID, Server: common.server, File: id.path,
+				Size: fi.Size(), ModTime: fi.ModTime(), UserID: *userID, UserRole: *role})
+		},
+	})
+	progress.finish(err == nil)
+	if err != nil {
+		switch {
+		case cliInterrupted(ctx, err):
+			fmt.Fprintf(stderr, "memenow-storage upload: interrupted")
+			if saved != "" {
+				fmt.Fprintf(stderr, "; upload %s can be resumed: run the same command again", saved)
+			}
+			fmt.Fprintln(stderr)
+			return cliExitFail
+		case storage.HasCode(err, storage.CodeUploadNotFound), storage.HasCode(err, storage.CodeUploadCancelled):
+			_ = states.remove(id)
+		case saved != "":
+			defer fmt.Fprintf(stderr, "upload %s can be resumed: run the same command again\n", saved)
+		}
+		return cliFail(stderr, "upload", err)
+	}
+	_ = states.remove(id)
+	fmt.Fprintln(stdout, res.Key)
+	return cliExitOK
+}
+
+// uploadState is what is remembered of an upload in progress, so that the
+// same command resumes it.
+type uploadState struct {
+	UploadID string    `json:"upload_id"`
+	Server   string    `json:"server"`
+	File     string    `json:"file"`
+	Size     int64     `json:"size"`
+	ModTime  time.Time `json:"mod_time"`
+	UserID   string    `json:"user_id"`
+	UserRole string    `json:"user_role"`
+}
+
+// uploadID identifies one upload command: the file (absolute path, size and
+// modification time), the server and the user.
+type uploadID struct {
+	path string
+	hash string
+}
+
+func uploadIdentity(path string, fi os.FileInfo, server, userID, role string) (uploadID, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return uploadID{}, err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%s\x00%s\x00%s", abs, fi.Size(), fi.ModTime().UnixNano(), server, userID, role)
+	return uploadID{path: abs, hash: hex.EncodeToString(h.Sum(nil))[:32]}, nil
+}
+
+// uploadStates keeps uploadState files in a folder.
+type uploadStates struct{ dir string }
+
+func newUploadStates(getenv func(string) string) (*uploadStates, error) {
+	base, err := cliCacheDir(getenv)
+	if err != nil {
+		return nil, err
+	}
+	return &uploadStates{dir: filepath.Join(base, "uploads")}, nil
+}
+
+func (s *uploadStates) path(id uploadID) string { return filepath.Join(s.dir, id.hash+".json") }
+
+func (s *uploadStates) load(id uploadID) (uploadState, error) {
+	var st uploadState
+	b, err := os.ReadFile(s.path(id))
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("reading %s: %w", s.path(id), err)
+	}
+	return st, nil
+}
+
+// save writes st atomically: a temporary file, then a rename.
+func (s *uploadStates) save(id uploadID, st uploadState) error {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return fmt.Errorf("saving resume state: %w", err)
+	}
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(s.dir, id.hash+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("saving resume state: %w", err)
+	}
+	_, werr := tmp.Write(append(b, '\n'))
+	serr := tmp.Sync()
+	cerr := tmp.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		_ = os.Remove(tmp.Name())
+		return fmt.Errorf("saving resume state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), s.path(id)); err != nil {
+		_ = os.Remove(tmp.Name())
+		return fmt.Errorf("saving resume state: %w", err)
+	}
+	return nil
+}
+
+func (s *uploadStates) remove(id uploadID) error {
+	err := os.Remove(s.path(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/memenow/memenow-storage/client"
+)
+
+// fetch downloads key from server.
+func fetch(t *testing.T, server, key string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if _, err := client.New(server).Download(context.Background(), key, &buf); err != nil {
+		t.Fatalf("download %s: %v", key, err)
+	}
+	return buf.Bytes()
+}
+
+func TestUploadCommand(t *testing.T) {
+	var log putLog
+	server := cliServer(t, &log, nil)
+	getenv, cache := cliEnv(t, "")
+	path, data := writeRandomFile(t, t.TempDir(), "clip.mp4", cliTestSize)
+
+	code, stdout, stderr := cliRun(context.Background(), runUpload, getenv,
+		path, "--server", server, "--user-id", "alice", "--user-role", "creator", "--parallel", "2")
+	if code != cliExitOK {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	key := strings.TrimSpace(stdout)
+	if !strings.HasPrefix(key, "creator/alice/") || !strings.HasSuffix(key, "/video/clip.mp4") {
+		t.Errorf("key %q: want creator/alice/…/video/clip.mp4 (content type guessed from .mp4)", key)
+	}
+	if !strings.Contains(stderr, "(100%)") {
+		t.Errorf("stderr %q lacks a plain progress line at 100%%", stderr)
+	}
+	if got := log.take(); !slices.Equal(got, []int{0, 1, 2}) {
+		t.Errorf("PUTs %v, want 0, 1, 2", got)
+	}
+	if files := stateFiles(t, cache); len(files) != 0 {
+		t.Errorf("resume state left after success: %v", files)
+	}
+	if got := fetch(t, server, key); !bytes.Equal(got, data) {
+		t.Fatal("uploaded file differs")
+	}
+}
+
+func TestUploadCommandQuiet(t *testing.T) {
+	server := cliServer(t, nil, nil)
+	getenv, _ := cliEnv(t, server)
+	path, _ := writeRandomFile(t, t.TempDir(), "notes.txt", 1000)
+	code, stdout, stderr := cliRun(context.Background(), runUpload, getenv,
+		"--quiet", "--user-id", "bob", "--user-role", "member", "--content-type", "application/pdf", path)
+	if code != cliExitOK || stderr != "" {
+		t.Fatalf("exit %d, stderr %q; want 0 and nothing", code, stderr)
+	}
+	if key := strings.TrimSpace(stdout); !strings.HasSuffix(key, "/document/notes.txt") {
+		t.Errorf("key %q, want the document category of --content-type", key)
+	}
+}
+
+func TestUploadCommandUsage(t *testing.T) {
+	getenv, _ := cliEnv(t, "http://127.0.0.1:1")
+	path, _ := writeRandomFile(t, t.TempDir(), "f.bin", 10)
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"no file", []string{"--user-id", "a", "--user-role", "member"}, cliExitUsage},
+		{"two files", []string{path, path, "--user-id", "a", "--user-role", "member"}, cliExitUsage},
+		{"no user id", []string{path, "--user-role", "member"}, cliExitUsage},
+		{"no role", []string{path, "--user-id", "a"}, cliExitUsage},
+		{"bad flag", []string{path, "--user-id", "a", "--user-role", "member", "--nope"}, cliExitUsage},
+		{"bad chunk size", []string{path, "--user-id", "a", "--user-role", "member", "--chunk-size", "big"}, cliExitUsage},
+		{"zero parallel", []string{path, "--user-id", "a", "--user-role", "member", "--parallel", "0"}, cliExitUsage},
+		{"help", []string{"-h"}, cliExitOK},
+		{"missing file", []string{filepath.Join(t.TempDir(), "none"), "--user-id", "a", "--user-role", "member"}, cliExitFail},
+		{"no server", []string{path, "--user-id", "a", "--user-role", "member", "--retries", "0"}, cliExitFail},
+		{"negative retries", []string{path, "--user-id", "a", "--user-role", "member", "--retries", "-1"}, cliExitUsage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := cliRun(context.Background(), runUpload, getenv, tt.args...)
+			if code != tt.want || stdout != "" {
+				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d and no stdout", code, stdout, stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestUploadCommandRejectedByServer(t *testing.T) {
+	var log putLog
+	server := cliServer(t, &log, nil)
+	getenv, cache := cliEnv(t, server)
+	path, _ := writeRandomFile(t, t.TempDir(), "f.bin", 10)
+	code, _, stderr := cliRun(context.Background(), runUpload, getenv, path, "--user-id", "a/b", "--user-role", "member")
+	if code != cliExitFail || !strings.Contains(stderr, "INVALID_FIELD") || !strings.Contains(stderr, "HTTP 400") {
+		t.Errorf("exit %d, stderr %q; want 1 with INVALID_FIELD (HTTP 400)", code, stderr)
+	}
+	if n := log.count("/api/upload/init"); n != 1 {
+		t.Errorf("init sent %d times, want once (no retry on 400)", n)
+	}
+	if files := stateFiles(t, cache); len(files) != 0 {
+		t.Errorf("state saved for a refused upload: %v", files)
+	}
+}
+
+// interruptAt returns a wrapper that, the first time chunk index arrives,
+// cancels the CLI's context (as Ctrl-C would) and lets the request die.
+func interruptAt(index string, cancel context.CancelFunc) func(http.Handler) http.Handler {
+	var once sync.Once
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hit := false
+			if r.Method == http.MethodPut && r.Header.Get("X-Chunk-Index") == index {
+				once.Do(func() { hit = true })
+			}
+			if !hit {
+				next.ServeHTTP(w, r)
+				return
+			}
+			cancel()
+			_, _ = io.Copy(io.Discard, r.Body) // fails once the client hangs up
+		})
+	}
+}
+
+func TestUploadCommandInterruptedThenResumed(t *testing.T) {
+	var log putLog
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	server := cliServer(t, &log, interruptAt("1", cancel))
+	getenv, cache := cliEnv(t, server)
+	path, data := writeRandomFile(t, t.TempDir(), "big.bin", cliTestSize)
+	args := []string{path, "--user-id", "carol", "--user-role", "subscriber", "--parallel", "1"}
+
+	code, stdout, stderr := cliRun(ctx, runUpload, getenv, args...)
+	if code != cliExitFail || stdout != "" || !strings.Contains(stderr, "run the same command again") {
+		t.Fatalf("interrupted run: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if files := stateFiles(t, cache); len(files) != 1 {
+		t.Fatalf("state files %v, want one", files)
+	}
+	if got := log.take(); !slices.Equal(got, []int{0, 1}) {
+		t.Fatalf("first run PUTs %v, want 0 and the interrupted 1", got)
+	}
+
+	code, stdout, stderr = cliRun(context.Background(), runUpload, getenv, args...)
+	if code != cliExitOK {
+		t.Fatalf("resumed run: exit %d, stderr %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "resuming upload") {
+		t.Errorf("stderr %q does not say it resumes", stderr)
+	}
+	if got := log.take(); !slices.Equal(got, []int{1, 2}) {
+		t.Errorf("resumed run PUTs %v, want only the missing 1 and 2", got)
+	}
+	if n := log.count("/api/upload/init"); n != 1 {
+		t.Errorf("init sent %d times, want once", n)
+	}
+	if files := stateFiles(t, cache); len(files) != 0 {
+		t.Errorf("state left after success: %v", files)
+	}
+	if got := fetch(t, server, strings.TrimSpace(stdout)); !bytes.Equal(got, data) {
+		t.Fatal("resumed upload differs")
+	}
+}
+
+func TestUploadCommandRestartAndGone(t *testing.T) {
+	tests := []struct {
+		name string
+		// between runs the upload from the first run is cancelled by the
+		// cancel command (gone) or abandoned with --restart.
+		cancelBetween bool
+		extra         []string
+		wantStderr    string
+	}{
+		{"restart", false, []string{"--restart"}, ""},
+		{"upload cancelled on the server", true, nil, "is gone on the server"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log putLog
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			server := cliServer(t, &log, interruptAt("1", cancel))
+			getenv, cache := cliEnv(t, server)
+			path, data := writeRandomFile(t, t.TempDir(), "r.bin", cliTestSize)
+			args := []string{path, "--user-id", "dave", "--user-role", "member", "--parallel", "1"}
+			if code, _, stderr := cliRun(ctx, runUpload, getenv, args...); code != cliExitFail {
+				t.Fatalf("interrupted run: exit %d, %s", code, stderr)
+			}
+			st, err := (&uploadStates{dir: filepath.Join(cache, "uploads")}).loadOnly(t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.cancelBetween {
+				if code, out, stderr := cliRun(context.Background(), runCancel, getenv, st.UploadID); code != cliExitOK || !strings.Contains(out, `"cancelled"`) {
+					t.Fatalf("cancel: exit %d, %q, %q", code, out, stderr)
+				}
+			}
+			log.take()
+			code, stdout, stderr := cliRun(context.Background(), runUpload, getenv, append(args, tt.extra...)...)
+			if code != cliExitOK || !strings.Contains(stderr, tt.wantStderr) {
+				t.Fatalf("second run: exit %d, stderr %q (want it to contain %q)", code, stderr, tt.wantStderr)
+			}
+			if got := log.take(); !slices.Equal(got, []int{0, 1, 2}) {
+				t.Errorf("second run PUTs %v, want a whole new upload", got)
+			}
+			if n := log.count("/api/upload/init"); n != 2 {
+				t.Errorf("init sent %d times, want 2", n)
+			}
+			old, err := client.New(server).Status(context.Background(), st.UploadID)
+			if err != nil || old.Status != "cancelled" {
+				t.Errorf("the abandoned upload is %+v, %v; want cancelled", old, err)
+			}
+			if got := fetch(t, server, strings.TrimSpace(stdout)); !bytes.Equal(got, data) {
+				t.Fatal("new upload differs")
+			}
+		})
+	}
+}
+
+// loadOnly reads the one state file of a test's cache folder.
+func (s *uploadStates) loadOnly(t *testing.T) (uploadState, error) {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(s.dir, "*.json"))
+	if len(m) != 1 {
+		t.Fatalf("state files %v, want one", m)
+	}
+	return s.load(uploadID{hash: strings.TrimSuffix(filepath.Base(m[0]), ".json")})
+}
