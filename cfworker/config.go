@@ -1,0 +1,143 @@
+package cfworker
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	storage "github.com/memenow/memenow-storage"
+)
+
+// DefaultChunkSize is the chunk size on Workers: 95 MiB, under the 100 MB
+// request body limit of the Free and Pro plans.
+const DefaultChunkSize = 95 << 20
+
+// ConfigKey is the KV key of the configuration.
+const ConfigKey = "config"
+
+// DefaultConfigTTL is how long a configuration read from KV is used.
+const DefaultConfigTTL = 30 * time.Second
+
+// Settings is the configuration kept in KV under ConfigKey, as JSON
+// {"database_name", "max_file_size", "chunk_size"}. Absent or zero fields
+// take their defaults.
+type Settings struct {
+	DatabaseName string `json:"database_name"`
+	MaxFileSize  int64  `json:"max_file_size"`
+	ChunkSize    int64  `json:"chunk_size"`
+}
+
+// DefaultSettings returns the Workers defaults: 10 GB files in 95 MiB chunks.
+func DefaultSettings() Settings {
+	return Settings{DatabaseName: "memenow-uploads", MaxFileSize: storage.DefaultMax, ChunkSize: DefaultChunkSize}
+}
+
+// ServiceConfig returns the Service limits of s. Client-chosen chunk sizes
+// may range from 5 MiB up to the default chunk size (so that they fit in a
+// request body) or the configured one when it is larger.
+func (s Settings) ServiceConfig() storage.Config {
+	c := storage.DefaultConfig()
+	c.MaxFileSize, c.ChunkSize = s.MaxFileSize, s.ChunkSize
+	return c
+}
+
+// ParseSettings reads the JSON of the KV value over the defaults. Fields
+// that are absent, zero, or make an invalid configuration keep their
+// defaults; err reports JSON that could not be read at all (the defaults
+// are returned with it).
+func ParseSettings(raw string) (Settings, error) {
+	s := DefaultSettings()
+	var in Settings
+	if err := json.Unmarshal([]byte(raw), &in); err != nil {
+		return s, err
+	}
+	if in.DatabaseName != "" {
+		s.DatabaseName = in.DatabaseName
+	}
+	if in.MaxFileSize > 0 {
+		s.MaxFileSize = in.MaxFileSize
+	}
+	if in.ChunkSize > 0 {
+		s.ChunkSize = in.ChunkSize
+	}
+	if s.ServiceConfig().Validate() != nil {
+		if d := DefaultSettings(); (Settings{d.DatabaseName, s.MaxFileSize, d.ChunkSize}).ServiceConfig().Validate() == nil {
+			s.ChunkSize = d.ChunkSize
+		} else {
+			s.MaxFileSize, s.ChunkSize = d.MaxFileSize, d.ChunkSize
+		}
+	}
+	return s, nil
+}
+
+// ConfigSource reads Settings from KV and caches them for TTL. Concurrent
+// requests never wait for each other: while one refreshes, others use the
+// cached value (or read KV themselves when there is none yet).
+type ConfigSource struct {
+	KV     KV
+	TTL    time.Duration // DefaultConfigTTL when 0
+	Logger *slog.Logger
+	// Now returns the current time; time.Now when nil.
+	Now func() time.Time
+
+	mu         sync.Mutex
+	cached     Settings
+	have       bool
+	expires    time.Time
+	refreshing bool
+}
+
+func (c *ConfigSource) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// Settings returns the current settings. A KV failure or bad JSON gives
+// the defaults and a log line, never an error.
+func (c *ConfigSource) Settings(ctx context.Context) Settings {
+	c.mu.Lock()
+	now := c.now()
+	fresh := c.have && now.Before(c.expires)
+	if fresh || (c.have && c.refreshing) {
+		s := c.cached
+		c.mu.Unlock()
+		return s
+	}
+	c.refreshing = true
+	c.mu.Unlock()
+
+	s := c.load(ctx)
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ttl := c.TTL
+	if ttl == 0 {
+		ttl = DefaultConfigTTL
+	}
+	c.cached, c.have, c.expires, c.refreshing = s, true, c.now().Add(ttl), false
+	return s
+}
+
+func (c *ConfigSource) load(ctx context.Context) Settings {
+	log := c.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	raw, ok, err := c.KV.Get(ctx, ConfigKey)
+	if err != nil {
+		log.Error("reading the configuration from KV failed; using the defaults", "key", ConfigKey, "err", err)
+		return DefaultSettings()
+	}
+	if !ok {
+		return DefaultSettings()
+	}
+	s, err := ParseSettings(raw)
+	if err != nil {
+		log.Error("the configuration in KV is not valid JSON; using the defaults", "key", ConfigKey, "err", err)
+	}
+	return s
+}

@@ -1,0 +1,132 @@
+//go:build js && wasm
+
+package cfworker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"syscall/js"
+
+	storage "github.com/memenow/memenow-storage"
+)
+
+// This file is the Go half of the per-request "pump" (the other half is
+// worker/index.mjs). Go never calls a binding itself: a goroutine may run
+// while the scheduler was entered from another request's JavaScript, and
+// I/O started there would belong to that request. Instead every binding
+// call is posted, as an operation, to the JavaScript object of the request
+// it serves (found in the context); that object runs it in its own request
+// and calls resume with the result, which wakes the waiting goroutine.
+
+// request is the JavaScript side of one Worker request.
+type request struct {
+	rc   js.Value // the shim's RequestContext
+	body *jsBody  // nil when the request has no body
+}
+
+type requestKey struct{}
+
+func requestOf(ctx context.Context) *request {
+	r, _ := ctx.Value(requestKey{}).(*request)
+	return r
+}
+
+type opResult struct {
+	val js.Value
+	err error
+}
+
+type waiter struct {
+	op string
+	ch chan opResult
+}
+
+// operations are the posted operations waiting for resume.
+var operations = struct {
+	sync.Mutex
+	next    int
+	waiting map[int]waiter
+}{waiting: map[int]waiter{}}
+
+// call posts operation op with args to the request in ctx and waits for its
+// result. A failed operation gives a *BindingError, or a *storage.Error
+// CodeIncompleteBody when the request body broke off.
+func call(ctx context.Context, op string, args ...any) (js.Value, error) {
+	req := requestOf(ctx)
+	if req == nil {
+		return js.Undefined(), fmt.Errorf("cfworker: %s called outside a Worker request", op)
+	}
+	ch := make(chan opResult, 1)
+	operations.Lock()
+	operations.next++
+	id := operations.next
+	operations.waiting[id] = waiter{op: op, ch: ch}
+	operations.Unlock()
+	req.rc.Call("post", id, op, args)
+	r := <-ch
+	return r.val, r.err
+}
+
+// resume is called by the shim with (id, error or null, value).
+func resume(_ js.Value, args []js.Value) any {
+	id := args[0].Int()
+	operations.Lock()
+	w, ok := operations.waiting[id]
+	delete(operations.waiting, id)
+	operations.Unlock()
+	if !ok {
+		return nil
+	}
+	if e := args[1]; !e.IsNull() && !e.IsUndefined() {
+		msg := e.Get("message").String()
+		if e.Get("kind").String() == "body" {
+			w.ch <- opResult{err: storage.Wrap(storage.CodeIncompleteBody, errors.New(msg), "the request body ended early")}
+			return nil
+		}
+		w.ch <- opResult{err: &BindingError{Op: w.op, Message: msg, Code: e.Get("code").Int()}}
+		return nil
+	}
+	w.ch <- opResult{val: args[2]}
+	return nil
+}
+
+// Serve registers h with the shim as the Worker's handler and blocks
+// forever. Every request is served on its own goroutine, which recovers
+// from panics so that the Go program never exits.
+func Serve(h http.Handler, log *slog.Logger) {
+	handle := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		rc := args[0]
+		go serveRequest(h, log, rc)
+		return nil
+	})
+	js.Global().Call("__memenowRegister", map[string]any{"handle": handle, "resume": js.FuncOf(resume)})
+	select {}
+}
+
+// serveRequest runs h for the request rc and posts the response.
+func serveRequest(h http.Handler, log *slog.Logger, rc js.Value) {
+	req := &request{rc: rc}
+	ctx := context.WithValue(context.Background(), requestKey{}, req)
+	w := newResponseWriter(ctx)
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error("panic while serving a request", "panic", v, "stack", string(debug.Stack()))
+			w.fail()
+		}
+		if err := w.finish(); err != nil {
+			log.Info("the response could not be sent", "err", err)
+		}
+	}()
+	r, err := newRequest(ctx, req)
+	if err != nil {
+		log.Error("the Worker request could not be read", "err", err)
+		w.fail()
+		return
+	}
+	h.ServeHTTP(w, r)
+}

@@ -1,0 +1,226 @@
+package cfworker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	storage "github.com/memenow/memenow-storage"
+)
+
+// ObjectStore is the storage.ObjectStore on Cloudflare R2. A chunk is one
+// part of an R2 multipart upload; the store handle is R2's upload id. The
+// object's custom metadata names the upload it was completed from, which
+// makes CompleteMultipart idempotent and keeps it from overwriting the
+// object of another upload.
+type ObjectStore struct {
+	Bucket R2
+	// Name is the binding's name, for Describe.
+	Name string
+
+	mu      sync.Mutex
+	writing map[string]bool // "handle/index" of chunks being written in this isolate
+}
+
+var _ storage.ObjectStore = (*ObjectStore)(nil)
+
+// r2Error translates a binding failure: R2's "no such upload" into
+// CodeUploadNotFound, "invalid part" into CodeInvalidPart, anything else
+// into CodeStorage. *storage.Error values pass through.
+func r2Error(err error, message string) error {
+	var se *storage.Error
+	if err == nil || errors.As(err, &se) {
+		return err
+	}
+	var be *BindingError
+	if errors.As(err, &be) {
+		switch be.Code {
+		case R2NoSuchUpload:
+			return storage.Wrap(storage.CodeUploadNotFound, err, "the multipart upload no longer exists")
+		case R2InvalidPart:
+			return storage.Wrap(storage.CodeInvalidPart, err, "the stored parts do not match the chunks")
+		}
+	}
+	return storage.Wrap(storage.CodeStorage, err, message)
+}
+
+// CreateMultipart starts an R2 multipart upload. Errors: CodeStorage.
+func (s *ObjectStore) CreateMultipart(ctx context.Context, m storage.MultipartInfo) (string, error) {
+	id, err := s.Bucket.CreateMultipart(ctx, m.Key, m.ContentType, m.UploadID)
+	if err != nil {
+		return "", storage.Wrap(storage.CodeStorage, err, "the object store could not start the upload")
+	}
+	return id, nil
+}
+
+// WriteChunk uploads chunk index as part index+1. A second write of the
+// same chunk in this isolate while one is in flight gets CodeChunkLocked.
+// Errors: CodeChunkLocked, CodeIncompleteBody, CodeUploadNotFound,
+// CodeStorage.
+func (s *ObjectStore) WriteChunk(ctx context.Context, m storage.MultipartInfo, handle string, index int, size int64, r io.Reader) (string, error) {
+	lock := fmt.Sprintf("%s/%d", handle, index)
+	s.mu.Lock()
+	if s.writing == nil {
+		s.writing = map[string]bool{}
+	}
+	busy := s.writing[lock]
+	s.writing[lock] = true
+	s.mu.Unlock()
+	if busy {
+		return "", storage.Errorf(storage.CodeChunkLocked, "chunk %d is being written now", index)
+	}
+	defer func() {
+		s.mu.Lock()
+		delete(s.writing, lock)
+		s.mu.Unlock()
+	}()
+	etag, err := s.Bucket.UploadPart(ctx, m.Key, handle, index+1, size, r)
+	if err != nil {
+		return "", r2Error(err, "the object store could not store the chunk")
+	}
+	return etag, nil
+}
+
+// CompleteMultipart completes the R2 upload. When the object already
+// exists it returns its info if it came from this upload, and refuses
+// otherwise. Errors: CodeUploadNotFound, CodeInvalidPart, CodeStorage.
+func (s *ObjectStore) CompleteMultipart(ctx context.Context, m storage.MultipartInfo, handle string, chunks []storage.Chunk) (storage.ObjectInfo, error) {
+	if info, done, err := s.completed(ctx, m); done || err != nil {
+		return info, err
+	}
+	parts := make([]R2Part, len(chunks))
+	for i, c := range chunks {
+		parts[i] = R2Part{PartNumber: c.Index + 1, ETag: c.ETag}
+	}
+	obj, err := s.Bucket.CompleteMultipart(ctx, m.Key, handle, parts)
+	if err != nil {
+		err = r2Error(err, "the object store could not complete the upload")
+		if storage.HasCode(err, storage.CodeUploadNotFound) { // a concurrent complete may have won
+			if info, done, cerr := s.completed(ctx, m); done || cerr != nil {
+				return info, cerr
+			}
+		}
+		return storage.ObjectInfo{}, err
+	}
+	return infoOf(obj), nil
+}
+
+// completed reports whether the object of m exists, and returns its info
+// when it was completed from upload m.
+func (s *ObjectStore) completed(ctx context.Context, m storage.MultipartInfo) (storage.ObjectInfo, bool, error) {
+	obj, err := s.Bucket.Head(ctx, m.Key)
+	if err != nil {
+		return storage.ObjectInfo{}, false, storage.Wrap(storage.CodeStorage, err, "the object store could not be read")
+	}
+	if obj == nil {
+		return storage.ObjectInfo{}, false, nil
+	}
+	if obj.UploadID != m.UploadID {
+		return storage.ObjectInfo{}, false, storage.Errorf(storage.CodeStorage, "an object of another upload exists at the key")
+	}
+	return infoOf(obj), true, nil
+}
+
+func infoOf(o *R2Object) storage.ObjectInfo {
+	return storage.ObjectInfo{Key: o.Key, Size: o.Size, ContentType: o.ContentType, ETag: o.HTTPETag,
+		LastModified: time.UnixMilli(o.UploadedMS).UTC()}
+}
+
+// AbortMultipart aborts the R2 upload; one that is gone already is no
+// error. Errors: CodeStorage.
+func (s *ObjectStore) AbortMultipart(ctx context.Context, m storage.MultipartInfo, handle string) error {
+	err := r2Error(s.Bucket.AbortMultipart(ctx, m.Key, handle), "the object store could not abort the upload")
+	if storage.HasCode(err, storage.CodeUploadNotFound) {
+		return nil
+	}
+	return err
+}
+
+// Open opens the object at key. Errors: CodeNotFound, CodeStorage.
+func (s *ObjectStore) Open(ctx context.Context, key string) (storage.Object, error) {
+	obj, err := s.Bucket.Head(ctx, key)
+	if err != nil {
+		return nil, storage.Wrap(storage.CodeStorage, err, "the object store could not be read")
+	}
+	if obj == nil {
+		return nil, storage.Errorf(storage.CodeNotFound, "no file at that key")
+	}
+	return &object{ctx: ctx, bucket: s.Bucket, info: infoOf(obj)}, nil
+}
+
+// Ping lists one key. Errors: CodeStorage.
+func (s *ObjectStore) Ping(ctx context.Context) error {
+	if err := s.Bucket.Ping(ctx); err != nil {
+		return storage.Wrap(storage.CodeStorage, err, "the object store is unreachable")
+	}
+	return nil
+}
+
+// Describe names the bucket binding.
+func (s *ObjectStore) Describe() string { return "r2:" + s.Name }
+
+// object reads a stored object with ranged gets: the first Read after a
+// Seek starts a stream from the offset to the end.
+type object struct {
+	ctx    context.Context
+	bucket R2
+	info   storage.ObjectInfo
+	off    int64
+	body   io.ReadCloser
+}
+
+func (o *object) Info() storage.ObjectInfo { return o.info }
+
+func (o *object) Read(p []byte) (int, error) {
+	if o.off >= o.info.Size {
+		return 0, io.EOF
+	}
+	if o.body == nil {
+		body, err := o.bucket.Get(o.ctx, o.info.Key, o.off, o.info.Size-o.off)
+		if err != nil {
+			return 0, storage.Wrap(storage.CodeStorage, err, "the object store could not be read")
+		}
+		o.body = body
+	}
+	n, err := o.body.Read(p)
+	o.off += int64(n)
+	if err == io.EOF && o.off < o.info.Size {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+func (o *object) Seek(offset int64, whence int) (int64, error) {
+	var abs int64
+	switch whence {
+	case io.SeekStart:
+		abs = offset
+	case io.SeekCurrent:
+		abs = o.off + offset
+	case io.SeekEnd:
+		abs = o.info.Size + offset
+	default:
+		return 0, errors.New("seek: invalid whence")
+	}
+	if abs < 0 {
+		return 0, errors.New("seek: negative position")
+	}
+	if abs != o.off && o.body != nil {
+		_ = o.body.Close()
+		o.body = nil
+	}
+	o.off = abs
+	return abs, nil
+}
+
+func (o *object) Close() error {
+	if o.body != nil {
+		err := o.body.Close()
+		o.body = nil
+		return err
+	}
+	return nil
+}

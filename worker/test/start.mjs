@@ -1,0 +1,59 @@
+// Starts the Worker on local workerd through miniflare, listening on
+// 127.0.0.1 with real local R2, D1 and KV persisted under a folder, prints
+// "MEMENOW_TEST_WORKER_URL=<url>" and runs until SIGINT or SIGTERM.
+//
+//   node test/start.mjs [--persist DIR] [--port N] [--kv-config JSON]
+//
+// --kv-config stores JSON (or any text) under the KV key "config" first.
+import { Miniflare } from "miniflare";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const { values } = parseArgs({
+  options: {
+    persist: { type: "string" },
+    port: { type: "string", default: "0" },
+    "kv-config": { type: "string" },
+  },
+});
+const persist = values.persist || mkdtempSync(join(tmpdir(), "memenow-worker-"));
+
+const mf = new Miniflare({
+  rootPath: root,
+  scriptPath: join(root, "index.mjs"),
+  modules: true,
+  modulesRules: [
+    { type: "CompiledWasm", include: ["**/*.wasm"] },
+    { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+  ],
+  compatibilityDate: "2025-09-01",
+  host: "127.0.0.1",
+  port: Number(values.port),
+  cf: false,
+  bindings: { ALLOWED_ORIGINS: "*", LOG_LEVEL: process.env.LOG_LEVEL || "info" },
+  r2Buckets: ["STORAGE_BUCKET"],
+  d1Databases: { UPLOAD_DB: "00000000-0000-0000-0000-000000000000" },
+  kvNamespaces: { STORAGE_CONFIG: "00000000000000000000000000000000" },
+  r2Persist: join(persist, "r2"),
+  d1Persist: join(persist, "d1"),
+  kvPersist: join(persist, "kv"),
+});
+
+const url = await mf.ready;
+if (values["kv-config"] !== undefined) {
+  const kv = await mf.getKVNamespace("STORAGE_CONFIG");
+  await kv.put("config", values["kv-config"]);
+}
+console.log(`MEMENOW_TEST_WORKER_URL=${url.origin}`);
+console.log(`MEMENOW_TEST_WORKER_PERSIST=${persist}`);
+
+const stop = async () => {
+  await mf.dispose();
+  process.exit(0);
+};
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);
