@@ -137,6 +137,7 @@ const operations = {
   "r2.ping": async (rc) => { await rc.env.STORAGE_BUCKET.list({ limit: 1 }); return null; },
   "kv.get": async (rc, key) => rc.env.STORAGE_CONFIG.get(key),
   respond: async (rc, status, headers, body, length) => {
+    await rc.drain();
     const nullBody = rc.request.method === "HEAD" || NULL_BODY_STATUS.has(status);
     if (length === -1 || nullBody) {
       rc.settle(new Response(nullBody ? null : body, { status, headers }));
@@ -219,6 +220,23 @@ class RequestContext {
       clearInterval(keepAlive);
       rt.active.delete(this);
       for (const r of this.streams.values()) r.cancel().catch(() => {});
+    }
+  }
+
+  // drain reads (and drops) what Go left of the request body, such as a
+  // refused chunk, before the response: workerd resets a connection whose
+  // request body is still coming when the response ends, and the client
+  // would see the reset instead of the answer.
+  async drain() {
+    if (!this.hasBody) return;
+    try {
+      if (this.reader) {
+        while (!(await this.reader.read()).done);
+      } else if (!this.request.bodyUsed && !this.request.body.locked) {
+        await this.request.body.pipeTo(new WritableStream());
+      }
+    } catch {
+      // The client went away; nothing to answer.
     }
   }
 

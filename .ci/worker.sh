@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs the Cloudflare Workers build on local workerd (miniflare) for the
+# cfworker package's end-to-end tests.
+#
+#   eval "$(.ci/worker.sh start /tmp/worker)"   # start; prints export lines
+#   MEMENOW_REQUIRE_WORKER=1 go test ./cfworker/...
+#   .ci/worker.sh stop /tmp/worker                # stop
+#
+# start DIR installs the locked npm packages (npm ci in worker/), builds the
+# wasm (go run ./cmd/memenow-worker/build), starts worker/test/start.mjs on a
+# free port of 127.0.0.1 with R2, D1 and KV persisted under DIR/state, and
+# prints an export line for MEMENOW_TEST_WORKER_URL. Extra arguments after
+# DIR go to start.mjs (e.g. --kv-config JSON). Everything else goes to
+# stderr; the Worker's log is DIR/worker.log. stop DIR stops it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false MINIFLARE_TELEMETRY_DISABLED=true
+
+log() { echo "worker: $*" >&2; }
+die() {
+	log "$*"
+	exit 1
+}
+
+start() {
+	local dir=$1
+	shift
+	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd)
+	if [[ -f $dir/pid ]] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+		die "already running in $dir (pid $(cat "$dir/pid"))"
+	fi
+	command -v npm >/dev/null || die "npm is not installed"
+	log "npm ci"
+	(cd worker && npm ci --no-audit --no-fund --loglevel=error) >&2
+	log "building the wasm"
+	go run ./cmd/memenow-worker/build >&2
+	: >"$dir/worker.log"
+	(cd worker && exec node test/start.mjs --persist "$dir/state" "$@") >"$dir/worker.log" 2>&1 &
+	echo $! >"$dir/pid"
+	local url=""
+	for _ in $(seq 1 300); do
+		url=$(sed -n 's/^MEMENOW_TEST_WORKER_URL=//p' "$dir/worker.log" | head -1)
+		[[ -n $url ]] && break
+		kill -0 "$(cat "$dir/pid")" 2>/dev/null || die "start.mjs exited: $(tail -20 "$dir/worker.log")"
+		sleep 0.1
+	done
+	[[ -n $url ]] || die "the Worker did not start in 30 s: $(tail -20 "$dir/worker.log")"
+	log "listening on $url (log: $dir/worker.log)"
+	echo "export MEMENOW_TEST_WORKER_URL=$url"
+}
+
+stop() {
+	local dir=$1
+	[[ -f $dir/pid ]] || return 0
+	local pid
+	pid=$(cat "$dir/pid")
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid"
+		for _ in $(seq 1 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+	fi
+	rm -f "$dir/pid"
+}
+
+case "${1:-}" in
+start) [[ $# -ge 2 ]] || die "usage: $0 start DIR [start.mjs args]"; start "${@:2}" ;;
+stop) [[ $# -eq 2 ]] || die "usage: $0 stop DIR"; stop "$2" ;;
+*) die "usage: $0 start DIR | stop DIR" ;;
+esac
