@@ -30,6 +30,8 @@ function startGo(env) {
         resolve(rt);
       };
     });
+    rt.memory = instance.exports.mem;
+    rt.debug = env.LOG_LEVEL === "debug";
     go.run(instance).finally(() => {
       rt.exited = true;
       if (runtime === rt) runtime = null;
@@ -178,6 +180,11 @@ class RequestContext {
   // running; it only queues and wakes this request's pump.
   post(id, op, args) {
     this.queue.push([id, op, args]);
+    this.poke();
+  }
+
+  // poke wakes the pump, if it waits, to run what was posted or to stop.
+  poke() {
     if (this.wake) { const w = this.wake; this.wake = null; w(); }
   }
 
@@ -186,7 +193,7 @@ class RequestContext {
     this.settle(new Response(JSON.stringify({ error: { code: "INTERNAL_ERROR", message: "internal error", timestamp: new Date().toISOString().replace(/\.\d+Z$/, "Z") } }) + "\n",
       { status: 500, headers: { "Content-Type": "application/json" } }));
     this.finished = true;
-    if (this.wake) { const w = this.wake; this.wake = null; w(); }
+    this.poke();
   }
 
   run(op, args) {
@@ -211,7 +218,8 @@ class RequestContext {
           const [id, op, args] = this.queue.shift();
           this.run(op, args).then(
             (v) => this.resume(rt, id, null, v),
-            (e) => this.resume(rt, id, e && e.kind !== undefined && e.code !== undefined ? e : errorOf(e), undefined));
+            (e) => this.resume(rt, id, e && e.kind !== undefined && e.code !== undefined ? e : errorOf(e), undefined))
+            .finally(() => this.poke());
         }
         if (this.finished && !this.queue.length) break;
         await new Promise((resolve) => { this.wake = resolve; });
@@ -220,6 +228,7 @@ class RequestContext {
       clearInterval(keepAlive);
       rt.active.delete(this);
       for (const r of this.streams.values()) r.cancel().catch(() => {});
+      if (rt.debug) console.log(`memenow: wasm memory ${rt.memory.buffer.byteLength} bytes after ${this.method} ${new URL(this.url).pathname}`);
     }
   }
 
