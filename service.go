@@ -308,6 +308,11 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Unwrap returns the body, so that an ObjectStore can recognise its own
+// reader and hand a platform stream through; such a store must enforce the
+// exact length itself.
+func (e *exactReader) Unwrap() io.Reader { return e.r }
+
 // expectEOF checks that the body has no bytes beyond the chunk's length.
 func (e *exactReader) expectEOF() error {
 	var one [1]byte

@@ -5,10 +5,13 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/memenow/memenow-storage/client"
@@ -238,4 +241,73 @@ func (s *uploadStates) loadOnly(t *testing.T) (uploadState, error) {
 		t.Fatalf("state files %v, want one", m)
 	}
 	return s.load(uploadID{hash: strings.TrimSuffix(filepath.Base(m[0]), ".json")})
+}
+
+// TestUploadBinaryKilledThenResumed SIGKILLs the real binary while it
+// uploads chunk 1, runs the same command again, and checks it finishes the
+// upload sending only the chunks the server had not recorded.
+func TestUploadBinaryKilledThenResumed(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log putLog
+	arrived := make(chan struct{})
+	var once sync.Once
+	gate := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hit := false
+			if r.Method == http.MethodPut && r.Header.Get("X-Chunk-Index") == "1" {
+				once.Do(func() { hit = true })
+			}
+			if !hit {
+				next.ServeHTTP(w, r)
+				return
+			}
+			close(arrived)
+			_, _ = io.Copy(io.Discard, r.Body) // until the process dies
+		})
+	}
+	server := cliServer(t, &log, gate)
+	cache := t.TempDir()
+	path, data := writeRandomFile(t, t.TempDir(), "killed.bin", cliTestSize)
+	command := func() *exec.Cmd {
+		cmd := exec.Command(bin, "upload", path, "--user-id", "erin", "--user-role", "creator", "--parallel", "1")
+		cmd.Env = append(os.Environ(), "MEMENOW_SERVER="+server, "MEMENOW_CACHE_DIR="+cache)
+		return cmd
+	}
+
+	first := command()
+	var firstErr bytes.Buffer
+	first.Stderr = &firstErr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	<-arrived // chunk 0 is recorded: chunks go one at a time
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	if files := stateFiles(t, cache); len(files) != 1 {
+		t.Fatalf("state files after the kill %v, want one; stderr:\n%s", files, firstErr.String())
+	}
+	if got := log.take(); !slices.Equal(got, []int{0, 1}) {
+		t.Fatalf("first run PUTs %v, want 0 and the cut 1", got)
+	}
+
+	second := command()
+	var out, errOut bytes.Buffer
+	second.Stdout, second.Stderr = &out, &errOut
+	if err := second.Run(); err != nil {
+		t.Fatalf("second run: %v\n%s", err, errOut.String())
+	}
+	if got := log.take(); !slices.Equal(got, []int{1, 2}) {
+		t.Errorf("second run PUTs %v, want only 1 and 2", got)
+	}
+	if files := stateFiles(t, cache); len(files) != 0 {
+		t.Errorf("state left after success: %v", files)
+	}
+	if got := fetch(t, server, strings.TrimSpace(out.String())); !bytes.Equal(got, data) {
+		t.Fatal("uploaded file differs")
+	}
 }

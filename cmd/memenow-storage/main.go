@@ -41,8 +41,12 @@ type command struct {
 // commands lists the subcommands.
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"run the HTTP service", runServe},
-		"migrate": {"apply the database schema migrations", runMigrate},
+		"serve":    {"run the HTTP service", runServe},
+		"migrate":  {"apply the database schema migrations", runMigrate},
+		"upload":   {"upload a file, with progress and resume", runUpload},
+		"download": {"download a stored file, with resume", runDownload},
+		"status":   {"show an upload's status", runStatus},
+		"cancel":   {"cancel an upload", runCancel},
 	}
 }
 
