@@ -10,13 +10,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	storage "github.com/memenow/memenow-storage"
+	"github.com/memenow/memenow-storage/internal/migration"
 	"github.com/memenow/memenow-storage/metastoretest"
 )
 
@@ -144,7 +144,7 @@ func TestConcurrentOpen(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	ms, err := loadMigrations(migrationFiles)
+	ms, err := migration.Load(migrationFiles)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestMigrateThenOpen(t *testing.T) {
 			t.Fatalf("Migrate #%d: %v", i+1, err)
 		}
 	}
-	ms, err := loadMigrations(migrationFiles)
+	ms, err := migration.Load(migrationFiles)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,24 +247,6 @@ func TestOpenFails(t *testing.T) {
 			}
 			if err := Migrate(t.Context(), tt.url); err == nil {
 				t.Error("Migrate succeeded")
-			}
-		})
-	}
-}
-
-func TestLoadMigrationsRejectsBadNames(t *testing.T) {
-	tests := []struct {
-		name  string
-		files fstest.MapFS
-	}{
-		{"no number", fstest.MapFS{"migrations/init.sql": {}}},
-		{"gap", fstest.MapFS{"migrations/0001_a.sql": {}, "migrations/0003_c.sql": {}}},
-		{"zero", fstest.MapFS{"migrations/0000_a.sql": {}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if _, err := loadMigrations(tt.files); err == nil {
-				t.Error("loadMigrations accepted bad migration names")
 			}
 		})
 	}

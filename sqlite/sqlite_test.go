@@ -10,12 +10,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/google/uuid"
 
 	storage "github.com/memenow/memenow-storage"
+	"github.com/memenow/memenow-storage/internal/migration"
 	"github.com/memenow/memenow-storage/metastoretest"
 )
 
@@ -122,7 +122,7 @@ func queryInt(t *testing.T, db *sql.DB, q string) int {
 }
 
 func TestMigrationsIdempotent(t *testing.T) {
-	ms, err := loadMigrations(migrationFiles)
+	ms, err := migration.Load(migrationFiles)
 	if err != nil {
 		t.Fatalf("loadMigrations: %v", err)
 	}
@@ -174,32 +174,14 @@ func TestNewerSchemaRefused(t *testing.T) {
 	}
 }
 
-func TestLoadMigrationsRejectsBadNames(t *testing.T) {
-	tests := []struct {
-		name  string
-		files fstest.MapFS
-	}{
-		{"no number", fstest.MapFS{"migrations/init.sql": {}}},
-		{"gap", fstest.MapFS{"migrations/0001_a.sql": {}, "migrations/0003_c.sql": {}}},
-		{"zero", fstest.MapFS{"migrations/0000_a.sql": {}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if _, err := loadMigrations(tt.files); err == nil {
-				t.Error("loadMigrations accepted bad migration names")
-			}
-		})
-	}
-}
-
 func TestMigrationFilesHaveNoPragma(t *testing.T) {
-	ms, err := loadMigrations(migrationFiles)
+	ms, err := migration.Load(migrationFiles)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range ms {
-		if strings.Contains(strings.ToUpper(m.sql), "PRAGMA ") {
-			t.Errorf("%s contains a PRAGMA; migrations must also run on D1", m.name)
+		if strings.Contains(strings.ToUpper(m.SQL), "PRAGMA ") {
+			t.Errorf("%s contains a PRAGMA; migrations must also run on D1", m.Name)
 		}
 	}
 }
