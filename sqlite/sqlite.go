@@ -4,7 +4,9 @@
 // The database runs in WAL mode with synchronous=FULL, so a committed chunk
 // survives a crash. Writes go through a single connection that begins its
 // transactions IMMEDIATE, reads through a separate pool, so parallel chunk
-// requests queue in the process instead of failing with SQLITE_BUSY. The
+// requests queue in the process instead of failing with SQLITE_BUSY. Writes
+// that queue up together share one commit (group commit), so concurrent
+// requests do not wait for one fsync each. The
 // schema lives in numbered files under migrations/, versioned with PRAGMA
 // user_version and applied at Open.
 package sqlite
@@ -31,8 +33,9 @@ const busyTimeoutMS = 10000
 
 // Store is a MetaStore on one SQLite file. It is safe for concurrent use.
 type Store struct {
-	w *sql.DB // the single writer
-	r *sql.DB // the reader pool
+	w      *sql.DB // the single writer
+	writes *groupCommitter
+	r      *sql.DB // the reader pool
 }
 
 // Open opens (creating if needed) the SQLite database at path and brings its
@@ -66,7 +69,7 @@ func Open(path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	return &Store{w: w, r: r}, nil
+	return &Store{w: w, writes: newGroupCommitter(w), r: r}, nil
 }
 
 // dsn builds a modernc.org/sqlite data source name for path with the
@@ -94,6 +97,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
+	s.writes.close()
 	rerr := s.r.Close()
 	werr := s.w.Close()
 	if werr != nil {

@@ -29,18 +29,17 @@ func fromMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 // CreateUpload inserts u. Errors: CodeKeyTaken when an upload that is not
 // cancelled holds u.Key, CodeDatabase (a duplicate id included).
 func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO uploads (`+uploadColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.FileName, u.TotalSize, u.UserID, string(u.UserRole), u.ContentType,
-		u.ChunkSize, u.TotalChunks, string(u.Status), u.Key, u.StoreHandle, u.ChunksUploaded,
-		u.BytesUploaded, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli())
-	if isUniqueViolation(err) { // the partial index on r2_key; a duplicate id is a PRIMARY KEY violation
-		return storage.Wrap(storage.CodeKeyTaken, err, "the key is reserved by another upload")
-	}
-	if err != nil {
-		return dbError(err)
-	}
-	return nil
+	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO uploads (`+uploadColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			u.ID, u.FileName, u.TotalSize, u.UserID, string(u.UserRole), u.ContentType,
+			u.ChunkSize, u.TotalChunks, string(u.Status), u.Key, u.StoreHandle, u.ChunksUploaded,
+			u.BytesUploaded, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli())
+		if isUniqueViolation(err) { // the partial index on r2_key; a duplicate id is a PRIMARY KEY violation
+			return storage.Wrap(storage.CodeKeyTaken, err, "the key is reserved by another upload")
+		}
+		return err
+	})
 }
 
 // GetUpload returns upload id. Errors: CodeUploadNotFound, CodeDatabase.
@@ -100,7 +99,7 @@ func (s *Store) ListChunks(ctx context.Context, id string) ([]storage.Chunk, err
 // upload is in one of the states from; a chunk that is not recorded is no
 // error. Errors: CodeUploadNotFound, CodeConflict, CodeDatabase.
 func (s *Store) ForgetChunk(ctx context.Context, id string, index int, from []storage.Status) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var status string
 		err := tx.QueryRowContext(ctx, `SELECT status FROM uploads WHERE id = ?`, id).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -132,7 +131,7 @@ func (s *Store) ForgetChunk(ctx context.Context, id string, index int, from []st
 // work: the counters change by the difference the chunk makes. Errors:
 // CodeUploadNotFound, CodeConflict, CodeDatabase.
 func (s *Store) RecordChunk(ctx context.Context, id string, c storage.Chunk, from []storage.Status) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var oldSize int64
 		dChunks := 1
 		err := tx.QueryRowContext(ctx, `SELECT size FROM chunks WHERE upload_id = ? AND idx = ?`, id, c.Index).Scan(&oldSize)
@@ -169,7 +168,7 @@ func (s *Store) RecordChunk(ctx context.Context, id string, c storage.Chunk, fro
 // CodeUploadNotFound, CodeConflict, CodeDatabase.
 func (s *Store) Transition(ctx context.Context, id string, from []storage.Status, to storage.Status) (*storage.Upload, error) {
 	var u *storage.Upload
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if len(from) == 0 {
 			return casFailed(ctx, tx, id)
 		}
@@ -192,18 +191,11 @@ func (s *Store) Transition(ctx context.Context, id string, from []storage.Status
 	return u, nil
 }
 
-// inTx runs f in an IMMEDIATE transaction on the writer and commits it when
-// f returns nil. Errors that are not *storage.Error become CodeDatabase.
-func (s *Store) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return dbError(err)
-	}
-	if err := f(tx); err != nil {
-		_ = tx.Rollback()
-		return dbError(err)
-	}
-	if err := tx.Commit(); err != nil {
+// inTx runs f as one write transaction, which commits together with the
+// writes queued beside it (see groupCommitter), and returns once it is
+// durable. Errors that are not *storage.Error become CodeDatabase.
+func (s *Store) inTx(ctx context.Context, f writeFunc) error {
+	if err := s.writes.run(ctx, f); err != nil {
 		return dbError(err)
 	}
 	return nil
