@@ -5,8 +5,6 @@ package cfworker_test
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -32,26 +30,6 @@ func TestMetaStoreConformance(t *testing.T) {
 		s, _ := newMetaStore(t)
 		return s
 	})
-}
-
-// TestMigrationsMatchSQLite checks that the embedded copy of the
-// migrations is the SQLite store's, file for file.
-func TestMigrationsMatchSQLite(t *testing.T) {
-	want, err := filepath.Glob("../sqlite/migrations/*.sql")
-	if err != nil || len(want) == 0 {
-		t.Fatalf("no SQLite migrations found: %v", err)
-	}
-	got, _ := filepath.Glob("migrations/*.sql")
-	if len(got) != len(want) {
-		t.Fatalf("cfworker has %d migrations, sqlite %d: copy sqlite/migrations/*.sql to cfworker/migrations/", len(got), len(want))
-	}
-	for _, path := range want {
-		a, _ := os.ReadFile(path)
-		b, err := os.ReadFile(filepath.Join("migrations", filepath.Base(path)))
-		if err != nil || !bytes.Equal(a, b) {
-			t.Errorf("migrations/%s differs from %s (copy it again)", filepath.Base(path), path)
-		}
-	}
 }
 
 // TestMigrateTwice checks that migrating an up-to-date database, from a

@@ -2,21 +2,13 @@ package cfworker
 
 import (
 	"context"
-	"embed"
 	"fmt"
-	"io/fs"
-	"path"
 	"slices"
-	"sort"
 	"strings"
-)
 
-// migrationFiles is a copy of sqlite/migrations (D1 is SQLite); a test
-// checks that the two stay identical. The sqlite package cannot be imported
-// here: it links the SQLite driver.
-//
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
+	"github.com/memenow/memenow-storage/internal/migration"
+	"github.com/memenow/memenow-storage/sqlite/migrations"
+)
 
 // Migration is one schema file and its statements.
 type Migration struct {
@@ -24,22 +16,18 @@ type Migration struct {
 	Statements []string
 }
 
-// Migrations returns the embedded migrations in order.
+// Migrations returns the SQLite store's migrations in order, split into
+// statements: D1 is SQLite.
 func Migrations() ([]Migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	ms, err := migration.Load(migrations.Files)
 	if err != nil {
 		return nil, err
 	}
-	sort.Strings(names)
-	var ms []Migration
-	for _, name := range names {
-		b, err := fs.ReadFile(migrationFiles, name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, Migration{Name: path.Base(name), Statements: SplitSQL(string(b))})
+	out := make([]Migration, len(ms))
+	for i, m := range ms {
+		out[i] = Migration{Name: m.Name, Statements: SplitSQL(m.SQL)}
 	}
-	return ms, nil
+	return out, nil
 }
 
 // SplitSQL splits a file of SQL statements at the semicolons outside

@@ -2,19 +2,13 @@ package postgres
 
 import (
 	"context"
-	"embed"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/memenow/memenow-storage/internal/migration"
+	"github.com/memenow/memenow-storage/postgres/migrations"
 )
-
-// migrationFiles holds the schema, one numbered file per version:
-// 0001_init.sql, 0002_….sql.
-//
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
 
 // migrationLockKey is the key of the transaction-level advisory lock under
 // which migrations run, so that instances starting at once apply each
@@ -46,7 +40,7 @@ func Migrate(ctx context.Context, url string) error {
 // once. The versions applied are rows of schema_migrations. It refuses a
 // database whose schema is newer than the embedded migrations.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	ms, err := migration.Load(migrationFiles)
+	ms, err := migration.Load(migrations.Files)
 	if err != nil {
 		return err
 	}

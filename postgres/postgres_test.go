@@ -17,6 +17,7 @@ import (
 
 	storage "github.com/memenow/memenow-storage"
 	"github.com/memenow/memenow-storage/internal/migration"
+	"github.com/memenow/memenow-storage/postgres/migrations"
 	"github.com/memenow/memenow-storage/metastoretest"
 )
 
@@ -144,7 +145,7 @@ func TestConcurrentOpen(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	ms, err := migration.Load(migrationFiles)
+	ms, err := migration.Load(migrations.Files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +172,7 @@ func TestMigrateThenOpen(t *testing.T) {
 			t.Fatalf("Migrate #%d: %v", i+1, err)
 		}
 	}
-	ms, err := migration.Load(migrationFiles)
+	ms, err := migration.Load(migrations.Files)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,24 +3,17 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"fmt"
 
 	"github.com/memenow/memenow-storage/internal/migration"
+	"github.com/memenow/memenow-storage/sqlite/migrations"
 )
-
-// migrationFiles holds the schema, one numbered file per version:
-// 0001_init.sql, 0002_….sql. The files are plain SQLite (no PRAGMA) so that
-// they also run on Cloudflare D1.
-//
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
 
 // migrate brings the schema of db up to the newest embedded migration in one
 // IMMEDIATE transaction. It reads only PRAGMA user_version when the schema is
 // current, and refuses a database newer than the embedded migrations.
 func migrate(ctx context.Context, db *sql.DB) error {
-	ms, err := migration.Load(migrationFiles)
+	ms, err := migration.Load(migrations.Files)
 	if err != nil {
 		return err
 	}

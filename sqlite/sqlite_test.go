@@ -16,6 +16,7 @@ import (
 
 	storage "github.com/memenow/memenow-storage"
 	"github.com/memenow/memenow-storage/internal/migration"
+	"github.com/memenow/memenow-storage/sqlite/migrations"
 	"github.com/memenow/memenow-storage/metastoretest"
 )
 
@@ -122,7 +123,7 @@ func queryInt(t *testing.T, db *sql.DB, q string) int {
 }
 
 func TestMigrationsIdempotent(t *testing.T) {
-	ms, err := migration.Load(migrationFiles)
+	ms, err := migration.Load(migrations.Files)
 	if err != nil {
 		t.Fatalf("loadMigrations: %v", err)
 	}
@@ -175,7 +176,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 }
 
 func TestMigrationFilesHaveNoPragma(t *testing.T) {
-	ms, err := migration.Load(migrationFiles)
+	ms, err := migration.Load(migrations.Files)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,6 @@
 // Package migration reads numbered SQL schema migrations, the format shared
-// by the SQLite and PostgreSQL stores: migrations/0001_init.sql, 0002_….sql.
+// by the SQLite and PostgreSQL stores and the D1 adapter: 0001_init.sql,
+// 0002_….sql.
 package migration
 
 import (
@@ -18,12 +19,15 @@ type Migration struct {
 	SQL     string
 }
 
-// Load reads fsys's migrations/*.sql in version order and checks that they
-// are numbered 1, 2, 3 … without gaps.
+// Load reads the *.sql files at fsys's root in version order and checks
+// that there are some, numbered 1, 2, 3 … without gaps.
 func Load(fsys fs.FS) ([]Migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
+	names, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
 		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no *.sql migrations found")
 	}
 	var ms []Migration
 	for _, name := range names {

@@ -7,8 +7,8 @@ import (
 
 func TestLoadOrdersAndChecks(t *testing.T) {
 	ms, err := Load(fstest.MapFS{
-		"migrations/0002_b.sql": {Data: []byte("B")},
-		"migrations/0001_a.sql": {Data: []byte("A")},
+		"0002_b.sql": {Data: []byte("B")},
+		"0001_a.sql": {Data: []byte("A")},
 	})
 	if err != nil || len(ms) != 2 || ms[0].Name != "0001_a.sql" || ms[1].SQL != "B" || ms[1].Version != 2 {
 		t.Fatalf("Load = %+v, %v", ms, err)
@@ -20,9 +20,10 @@ func TestLoadRejectsBadNames(t *testing.T) {
 		name  string
 		files fstest.MapFS
 	}{
-		{"no number", fstest.MapFS{"migrations/init.sql": {}}},
-		{"gap", fstest.MapFS{"migrations/0001_a.sql": {}, "migrations/0003_c.sql": {}}},
-		{"zero", fstest.MapFS{"migrations/0000_a.sql": {}}},
+		{"no number", fstest.MapFS{"init.sql": {}}},
+		{"gap", fstest.MapFS{"0001_a.sql": {}, "0003_c.sql": {}}},
+		{"zero", fstest.MapFS{"0000_a.sql": {}}},
+		{"none", fstest.MapFS{"README.md": {}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
