@@ -131,6 +131,10 @@ func (s *Service) Init(ctx context.Context, r InitRequest) (*Upload, error) {
 	if !ok {
 		return nil, Errorf(CodeInvalidField, "content_type %q is not a valid MIME type", truncate(r.ContentType, 100))
 	}
+	fileName := SanitizeFileName(r.FileName)
+	if strings.TrimSpace(r.ContentType) == "" {
+		contentType = ContentTypeByName(fileName)
+	}
 	chunkSize := s.Config.ChunkSize
 	if r.ChunkSize != 0 {
 		if r.ChunkSize < s.Config.MinChunkSize || r.ChunkSize > s.Config.MaxChunkSize {
@@ -146,7 +150,7 @@ func (s *Service) Init(ctx context.Context, r InitRequest) (*Upload, error) {
 	now := s.now().UTC()
 	u := &Upload{
 		ID:          fmt.Sprintf("%d-%s", now.UnixMilli(), s.newUUID()),
-		FileName:    SanitizeFileName(r.FileName),
+		FileName:    fileName,
 		TotalSize:   r.TotalSize,
 		UserID:      r.UserID,
 		UserRole:    role,

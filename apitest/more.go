@@ -66,6 +66,34 @@ func testCategories(t *T) {
 	}
 }
 
+// testContentTypeFromName checks that an init without content_type takes
+// the type, and so the category, from the file name's extension, and that
+// the download serves that type.
+func testContentTypeFromName(t *T) {
+	user := NewUserID()
+	for name, want := range map[string]struct{ cat, ct string }{
+		"Clip.MP4": {"video", "video/mp4"}, "song.flac": {"audio", "audio/flac"}, "photo.jpeg": {"image", "image/jpeg"},
+		"report.pdf": {"document", "application/pdf"}, "notes.txt": {"document", "text/plain; charset=utf-8"},
+		"archive.zip": {"other", "application/zip"}, "README": {"other", "application/octet-stream"},
+		"data.unknownext": {"other", "application/octet-stream"},
+	} {
+		u := t.Init(name, "", []byte("x"), user)
+		if segs := strings.Split(u.Key, "/"); len(segs) != 5 || segs[3] != want.cat {
+			t.Fatalf("file name %s without content_type: key %q, want category %s", name, u.Key, want.cat)
+		}
+		t.UploadAll(u)
+		if got := t.Do("GET", FilePath(u.Key), nil, nil); got.Status != 200 || got.Header.Get("Content-Type") != want.ct {
+			t.Fatalf("file name %s: download answered %d with Content-Type %q, want 200 and %q",
+				name, got.Status, got.Header.Get("Content-Type"), want.ct)
+		}
+	}
+	// A content type the client names wins over the extension.
+	u := t.Init("movie.mp4", "application/octet-stream", []byte("x"), user)
+	if segs := strings.Split(u.Key, "/"); len(segs) != 5 || segs[3] != "other" {
+		t.Fatalf("movie.mp4 sent as application/octet-stream: key %q, want category other", u.Key)
+	}
+}
+
 func testFileNotFound(t *T) {
 	for _, p := range []string{
 		"/api/files/creator/nobody/20240101/video/none.mp4",

@@ -31,6 +31,7 @@ func Run(t *testing.T, target Target) {
 		{"KeysNeverOverwritten", testDuplicateKeys},
 		{"HostileFileNames", testHostileNames},
 		{"Categories", testCategories},
+		{"ContentTypeFromName", testContentTypeFromName},
 		{"FilesNotFoundAndTraversal", testFileNotFound},
 		{"RoutesAndMethods", testRoutes},
 		{"CORS", testCORS},
