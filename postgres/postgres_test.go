@@ -17,8 +17,8 @@ import (
 
 	storage "github.com/memenow/memenow-storage"
 	"github.com/memenow/memenow-storage/internal/migration"
-	"github.com/memenow/memenow-storage/postgres/migrations"
 	"github.com/memenow/memenow-storage/metastoretest"
+	"github.com/memenow/memenow-storage/postgres/migrations"
 )
 
 // startHint is the one command that starts a PostgreSQL for these tests.

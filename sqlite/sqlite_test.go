@@ -16,8 +16,8 @@ import (
 
 	storage "github.com/memenow/memenow-storage"
 	"github.com/memenow/memenow-storage/internal/migration"
-	"github.com/memenow/memenow-storage/sqlite/migrations"
 	"github.com/memenow/memenow-storage/metastoretest"
+	"github.com/memenow/memenow-storage/sqlite/migrations"
 )
 
 func openT(t *testing.T, path string) *Store {
