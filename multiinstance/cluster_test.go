@@ -21,9 +21,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
+
+	storages3 "github.com/memenow/memenow-storage/s3"
 )
 
 // startHint names the commands that start the servers this test needs.
@@ -97,14 +98,11 @@ func freshDatabase(t *testing.T, base string) string {
 // credentials of the environment (AWS_*).
 func newS3Client(t *testing.T, endpoint string) *s3.Client {
 	t.Helper()
-	cfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithRegion("us-east-1"))
+	c, err := storages3.NewClient(context.Background(), storages3.Options{Endpoint: endpoint, Region: "us-east-1", PathStyle: true})
 	if err != nil {
-		t.Fatalf("AWS configuration: %v", err)
+		t.Fatalf("S3 client: %v", err)
 	}
-	return s3.NewFromConfig(cfg, func(o *s3.Options) {
-		o.BaseEndpoint = aws.String(endpoint)
-		o.UsePathStyle = true
-	})
+	return c
 }
 
 // removePrefix deletes every object and multipart upload under prefix.

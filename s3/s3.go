@@ -76,6 +76,17 @@ func New(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	client, err := NewClient(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{client: client, bucket: o.Bucket, prefix: prefix, endpoint: o.Endpoint, writing: map[string]bool{}}, nil
+}
+
+// NewClient returns an S3 client of o's service (o.Bucket and o.Prefix are
+// not used), set up as the Store's: credentials from the default chain,
+// checksums only where the API requires them.
+func NewClient(ctx context.Context, o Options) (*s3.Client, error) {
 	var opts []func(*config.LoadOptions) error
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
@@ -100,7 +111,7 @@ func New(ctx context.Context, o Options) (*Store, error) {
 			so.HTTPClient = o.HTTPClient
 		}
 	})
-	return &Store{client: client, bucket: o.Bucket, prefix: prefix, endpoint: o.Endpoint, writing: map[string]bool{}}, nil
+	return client, nil
 }
 
 // ParseURL splits "s3://BUCKET/optional/prefix" into its bucket and prefix
@@ -228,7 +239,7 @@ func (s *Store) WriteChunk(ctx context.Context, m storage.MultipartInfo, handle 
 		PartNumber:    aws.Int32(int32(index + 1)),
 		ContentLength: aws.Int64(size),
 		Body:          body,
-	}, streamPart)
+	}, StreamPart)
 	if err != nil {
 		var de *storage.Error
 		if errors.As(err, &de) {
@@ -265,10 +276,10 @@ func (s *Store) uploadGone(ctx context.Context, m storage.MultipartInfo, handle 
 	return apiCode(lerr) == "NoSuchUpload"
 }
 
-// streamPart makes the SDK send a part as it reads it: an unsigned payload
+// StreamPart makes the SDK send a part as it reads it: an unsigned payload
 // (the body is not read twice to hash it) and a single attempt (it cannot be
 // rewound for a retry; the client retries the chunk instead).
-func streamPart(o *s3.Options) {
+func StreamPart(o *s3.Options) {
 	o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 	o.RetryMaxAttempts = 1
 }

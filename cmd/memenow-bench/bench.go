@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -29,6 +30,9 @@ type sizes struct {
 	memChunk   int64   // memory: their chunk size
 	cpFile     int64   // complete: file size
 	cpChunk    int64   // complete: chunk size
+	s3Chunk    int64   // s3: throughput chunk size (tpFile, 4 streams)
+	s3Mem      int     // s3: concurrent chunk PUTs for the memory peak
+	s3MemChunk int64   // s3: their chunk size
 }
 
 const (
@@ -40,32 +44,36 @@ const (
 func fullSizes() sizes {
 	return sizes{tpFile: 1 << 30, tpChunks: []int64{64 * mib, defaultChunk}, tpStreams: []int{1, 4, 8}, tpRepeat: 2,
 		ovChunks: 200, ovOps: 300, concurrent: 1000, startRuns: 7, populated: 100_000,
-		memStreams: 16, memChunk: defaultChunk, cpFile: 4 << 30, cpChunk: defaultChunk}
+		memStreams: 16, memChunk: defaultChunk, cpFile: 4 << 30, cpChunk: defaultChunk,
+		s3Chunk: 64 * mib, s3Mem: 8, s3MemChunk: 64 * mib}
 }
 
 func quickSizes() sizes {
 	return sizes{tpFile: 48 * mib, tpChunks: []int64{5 * mib, 8 * mib}, tpStreams: []int{1, 4, 8}, tpRepeat: 1,
 		ovChunks: 10, ovOps: 30, concurrent: 200, startRuns: 3, populated: 5_000,
-		memStreams: 16, memChunk: 8 * mib, cpFile: 256 * mib, cpChunk: 16 * mib}
+		memStreams: 16, memChunk: 8 * mib, cpFile: 256 * mib, cpChunk: 16 * mib,
+		s3Chunk: 8 * mib, s3Mem: 8, s3MemChunk: 8 * mib}
 }
 
 // bench is one run's shared state.
 type bench struct {
-	opts  options
-	sz    sizes
-	log   io.Writer
-	tmp   string // removed by close
-	bin   string
-	buf   []byte // random bytes; every chunk body is a prefix of it
-	tr    *http.Transport
-	hc    *http.Client
-	names atomic.Int64
+	opts    options
+	sz      sizes
+	log     io.Writer
+	getenv  func(string) string // where the outside servers are named
+	skipped []Skip              // what was not run for want of a server
+	tmp     string              // removed by close
+	bin     string
+	buf     []byte // random bytes; every chunk body is a prefix of it
+	tr      *http.Transport
+	hc      *http.Client
+	names   atomic.Int64
 }
 
 // newBench prepares a run: the temporary folder, the server binary and the
 // random buffer.
 func newBench(ctx context.Context, o options, log io.Writer) (*bench, error) {
-	b := &bench{opts: o, sz: fullSizes(), log: log}
+	b := &bench{opts: o, sz: fullSizes(), log: log, getenv: os.Getenv}
 	if o.quick {
 		b.sz = quickSizes()
 	}
@@ -88,7 +96,7 @@ func newBench(ctx context.Context, o options, log io.Writer) (*bench, error) {
 			return nil, err
 		}
 	}
-	largest := slices.Max(append(slices.Clone(b.sz.tpChunks), 5*mib, b.sz.memChunk, b.sz.cpChunk))
+	largest := slices.Max(append(slices.Clone(b.sz.tpChunks), 5*mib, b.sz.memChunk, b.sz.cpChunk, b.sz.s3Chunk, b.sz.s3MemChunk))
 	b.buf = make([]byte, largest)
 	rng := rand.NewChaCha8([32]byte{'m', 'e', 'm', 'e', 'n', 'o', 'w'})
 	_, _ = rng.Read(b.buf)
@@ -116,18 +124,21 @@ func (b *bench) name(prefix string) string {
 
 // section is one measurement.
 type section struct {
-	name string
-	run  func(b *bench, ctx context.Context) ([]Result, error)
+	name  string
+	run   func(b *bench, ctx context.Context) ([]Result, error)
+	needs []need // outside servers it cannot run without
 }
 
 func sections() []section {
 	return []section{
-		{"throughput", (*bench).throughput},
-		{"overhead", (*bench).overhead},
-		{"concurrency", (*bench).concurrency},
-		{"startup", (*bench).startup},
-		{"memory", (*bench).memory},
-		{"complete", (*bench).complete},
+		{"throughput", (*bench).throughput, nil},
+		{"overhead", (*bench).overhead, nil},
+		{"concurrency", (*bench).concurrency, nil},
+		{"startup", (*bench).startup, nil},
+		{"memory", (*bench).memory, nil},
+		{"complete", (*bench).complete, nil},
+		{"s3", (*bench).s3Section, []need{s3Need()}},
+		{"scaleout", (*bench).scaleout, []need{postgresNeed()}},
 	}
 }
 
@@ -155,6 +166,13 @@ func (b *bench) runSections(ctx context.Context) *Report {
 			continue
 		}
 		fmt.Fprintf(b.log, "== %s\n", s.name)
+		if err := b.check(s.name, s.needs...); err != nil {
+			if !errors.Is(err, errSkipped) {
+				rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", s.name, err))
+				fmt.Fprintf(b.log, "   ERROR: %v\n", err)
+			}
+			continue
+		}
 		start := time.Now()
 		res, err := s.run(b, ctx)
 		for i := range res {
@@ -169,6 +187,7 @@ func (b *bench) runSections(ctx context.Context) *Report {
 		}
 		fmt.Fprintf(b.log, "   (%.1f s)\n", time.Since(start).Seconds())
 	}
+	rep.Skipped = append([]Skip{}, b.skipped...)
 	rep.Seconds = time.Since(rep.Started).Seconds()
 	rep.Machine.LoadEnd = loadAverage()
 	return rep
@@ -177,37 +196,75 @@ func (b *bench) runSections(ctx context.Context) *Report {
 // server starts a memenow-storage server on a fresh data folder for section
 // and returns it with a client; stop it with b.stopServer.
 func (b *bench) server(ctx context.Context, section string, extra ...string) (*serverProc, *apiClient, error) {
-	dir, err := os.MkdirTemp(b.tmp, section+"-")
+	ps, err := b.cluster(ctx, section, 1, extra...)
 	if err != nil {
 		return nil, nil, err
 	}
+	return ps[0], &apiClient{base: ps[0].base, hc: b.hc}, nil
+}
+
+// cluster starts k memenow-storage servers with the flags extra, sharing one
+// fresh data folder, and waits until they all listen; stop them with
+// b.stopCluster.
+func (b *bench) cluster(ctx context.Context, section string, k int, extra ...string) ([]*serverProc, error) {
+	dir, err := os.MkdirTemp(b.tmp, section+"-")
+	if err != nil {
+		return nil, err
+	}
+	var ps []*serverProc
+	for i := range k {
+		name := section
+		if k > 1 {
+			name = fmt.Sprintf("%s-%d", section, i)
+		}
+		p, err := b.startIn(ctx, dir, name, extra...)
+		if err != nil {
+			b.stopCluster(ps, &err)
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+// startIn starts a server on dir and waits until it listens; name names its
+// CPU profile.
+func (b *bench) startIn(ctx context.Context, dir, name string, extra ...string) (*serverProc, error) {
 	profile := ""
 	if b.opts.cpuProfile != "" {
 		abs, err := filepath.Abs(b.opts.cpuProfile)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		profile = filepath.Join(abs, section+".pprof")
+		profile = filepath.Join(abs, name+".pprof")
 	}
 	p, err := startServerProc(b.bin, "127.0.0.1:0", dir, profile, extra...)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := p.waitReady(ctx); err != nil {
 		_ = p.stop()
-		os.RemoveAll(dir)
-		return nil, nil, err
+		return nil, err
 	}
-	return p, &apiClient{base: p.base, hc: b.hc}, nil
+	return p, nil
 }
 
 // stopServer stops p and removes its data folder; a bad exit joins *errp.
-func (b *bench) stopServer(p *serverProc, errp *error) {
+func (b *bench) stopServer(p *serverProc, errp *error) { b.stopCluster([]*serverProc{p}, errp) }
+
+// stopCluster stops the servers ps, then removes their data folders; the
+// first bad exit goes to *errp unless it holds an error already.
+func (b *bench) stopCluster(ps []*serverProc, errp *error) {
 	b.tr.CloseIdleConnections()
-	if err := p.stop(); err != nil && *errp == nil {
-		*errp = err
+	var errs []error
+	for _, p := range ps {
+		errs = append(errs, p.stop())
 	}
-	if err := os.RemoveAll(p.dataDir); err != nil && *errp == nil {
+	for _, p := range ps {
+		errs = append(errs, os.RemoveAll(p.dataDir))
+	}
+	if err := errors.Join(errs...); err != nil && *errp == nil {
 		*errp = err
 	}
 }

@@ -8,9 +8,25 @@
 //	go run ./cmd/memenow-bench --quick             # smoke test, under a minute
 //	go run ./cmd/memenow-bench --only startup,memory --out /tmp/bench
 //
+// Sections: throughput, overhead, concurrency, startup, memory and complete
+// on the default stores (SQLite and local disk); s3, our server on an S3
+// server against the same multipart calls made straight to it, and its
+// memory; scaleout, the concurrency workload on one server on SQLite, on
+// three on PostgreSQL sharing a data folder and, with S3 named too, on three
+// on PostgreSQL and S3.
+//
+// s3 needs MEMENOW_TEST_S3_ENDPOINT and MEMENOW_TEST_S3_BUCKET (with the AWS_*
+// credentials; eval "$(.ci/s3-server.sh start /tmp/s3)" sets them all), and
+// scaleout needs MEMENOW_TEST_POSTGRES_URL (eval "$(.ci/postgres.sh start
+// /tmp/pg)"); it creates a database of its own there and drops it at the end,
+// as s3 removes what it wrote under its own key prefix. Without them the
+// section is reported as skipped, unless MEMENOW_REQUIRE_S3=1 (resp.
+// MEMENOW_REQUIRE_POSTGRES=1) makes that an error.
+//
 // It prints a table and writes results.json and results.md to --out. Targets
 // are printed next to the results and never asserted: the exit status is 0
-// when every request succeeded and 1 when any failed (2 for bad flags).
+// when every request succeeded and 1 when any failed, or a required server
+// was missing (2 for bad flags).
 package main
 
 import (
@@ -51,7 +67,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("memenow-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&o.quick, "quick", false, "small sizes, whole run under a minute (CI smoke test; timings are never asserted)")
-	fs.StringVar(&only, "only", "", "comma-separated sections to run: "+strings.Join(sectionNames(), ","))
+	fs.StringVar(&only, "only", "", "comma-separated sections to run: "+strings.Join(sectionNames(), ",")+
+		" (s3 needs MEMENOW_TEST_S3_ENDPOINT and MEMENOW_TEST_S3_BUCKET, scaleout MEMENOW_TEST_POSTGRES_URL; skipped without them)")
 	fs.StringVar(&o.out, "out", "bench-results", "folder for results.json and results.md")
 	fs.StringVar(&o.serverBin, "server-bin", "", "use this memenow-storage binary instead of building ./cmd/memenow-storage")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "build the server with a CPU-profiling hook and write one profile per section to this folder")

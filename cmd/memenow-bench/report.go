@@ -42,13 +42,21 @@ type Machine struct {
 	ServerBuild string `json:"server_build"`
 }
 
+// Skip is a section, or a part of one, that was not run because the
+// outside server it needs was not named.
+type Skip struct {
+	Section string `json:"section"`
+	Reason  string `json:"reason"`
+}
+
 // Report is the whole run's output.
 type Report struct {
 	Machine  Machine   `json:"machine"`
 	Quick    bool      `json:"quick"`
 	Started  time.Time `json:"started"`
 	Seconds  float64   `json:"seconds"`
-	Sections []string  `json:"sections"`
+	Sections []string  `json:"sections"` // the sections run
+	Skipped  []Skip    `json:"skipped"`
 	Results  []Result  `json:"results"`
 	Errors   []string  `json:"errors"`
 }
@@ -112,6 +120,9 @@ func (r *Report) write(w io.Writer, dir string) error {
 		return err
 	}
 	fmt.Fprintln(w, r.machineLine())
+	for _, s := range r.Skipped {
+		fmt.Fprintf(w, "SKIPPED: %s: %s\n", s.Section, s.Reason)
+	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "ERROR: %s\n", e)
 	}
@@ -154,6 +165,12 @@ func (r *Report) markdown() string {
 	for _, res := range r.Results {
 		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s | %s |\n", res.Section, esc.Replace(res.Metric),
 			formatValue(res.Value), res.Unit, res.Target, metText(res.Met), esc.Replace(res.Note))
+	}
+	if len(r.Skipped) > 0 {
+		sb.WriteString("\n## Skipped (not run)\n\n")
+		for _, s := range r.Skipped {
+			sb.WriteString("- " + s.Section + ": " + esc.Replace(s.Reason) + "\n")
+		}
 	}
 	if len(r.Errors) > 0 {
 		sb.WriteString("\n## Errors\n\n")

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -73,49 +72,68 @@ func (b *bench) throughput(ctx context.Context) (res []Result, err error) {
 	size := b.sz.tpFile
 	run := 0
 	note := fmt.Sprintf("best of %d, end to end incl. init and complete", b.sz.tpRepeat)
+	// Free the disk between runs: the server never reads these files again.
+	free := func() error {
+		return errors.Join(removeContents(bare.dir), removeContents(filepath.Join(srv.dataDir, "objects")))
+	}
 	for _, chunk := range b.sz.tpChunks {
 		for _, streams := range b.sz.tpStreams {
 			label := fmt.Sprintf("%s file, %s chunks, %s", sizeName(size), sizeName(chunk), plural(streams, "stream"))
-			var od, bd time.Duration
-			for rep := range b.sz.tpRepeat {
-				first, second := uploader(ours), uploader(bc)
-				if (run+rep)%2 == 1 { // alternate who goes first, against drift
-					first, second = second, first
-				}
-				d1, err := b.upload(ctx, first, b.name("tp"), size, chunk, streams)
-				if err != nil {
-					return res, fmt.Errorf("%s: %w", label, err)
-				}
-				d2, err := b.upload(ctx, second, b.name("tp"), size, chunk, streams)
-				if err != nil {
-					return res, fmt.Errorf("%s: %w", label, err)
-				}
-				if first != uploader(ours) {
-					d1, d2 = d2, d1
-				}
-				// Free the disk between runs: the server never reads these files again.
-				if err := errors.Join(removeContents(bare.dir), removeContents(filepath.Join(srv.dataDir, "objects"))); err != nil {
-					return res, err
-				}
-				if rep == 0 || d1 < od { // keep the best of the repeats
-					od = d1
-				}
-				if rep == 0 || d2 < bd {
-					bd = d2
-				}
+			od, bd, err := b.race(ctx, ours, bc, size, chunk, streams, run, free)
+			if err != nil {
+				return res, fmt.Errorf("%s: %w", label, err)
 			}
 			run++
-			res = append(res, Result{Metric: label + ": ours", Value: mibPerSec(size, od), Unit: "MiB/s", Note: note},
-				info("", label+": bare", mibPerSec(size, bd), "MiB/s"))
-			ratio := bd.Seconds() / od.Seconds()
+			target := 0.0
 			if streams == 4 {
-				res = append(res, atLeast("", label+": ours/bare", ratio, "×", 0.9))
-			} else {
-				res = append(res, info("", label+": ours/bare", ratio, "×"))
+				target = 0.9
 			}
+			res = append(res, compared(label, size, od, bd, note, target)...)
 		}
 	}
 	return res, nil
+}
+
+// race uploads a file of size bytes through ours and through bare
+// b.sz.tpRepeat times each, alternating who goes first (against drift; run
+// numbers the comparison), calls free after each pair, and returns the best
+// time of each.
+func (b *bench) race(ctx context.Context, ours, bare uploader, size, chunk int64, streams, run int, free func() error) (od, bd time.Duration, err error) {
+	ups := [2]uploader{ours, bare}
+	for rep := range b.sz.tpRepeat {
+		order := [2]int{0, 1}
+		if (run+rep)%2 == 1 {
+			order = [2]int{1, 0}
+		}
+		var d [2]time.Duration
+		for _, i := range order {
+			if d[i], err = b.upload(ctx, ups[i], b.name("tp"), size, chunk, streams); err != nil {
+				return 0, 0, err
+			}
+		}
+		if err := free(); err != nil {
+			return 0, 0, err
+		}
+		if rep == 0 || d[0] < od { // keep the best of the repeats
+			od = d[0]
+		}
+		if rep == 0 || d[1] < bd {
+			bd = d[1]
+		}
+	}
+	return od, bd, nil
+}
+
+// compared returns the rows of one comparison of upload times: ours and
+// bare in MiB/s, and ours/bare, whose target is at least target when it is
+// above 0.
+func compared(label string, size int64, od, bd time.Duration, note string, target float64) []Result {
+	ratio := info("", label+": ours/bare", bd.Seconds()/od.Seconds(), "×")
+	if target > 0 {
+		ratio = atLeast("", label+": ours/bare", ratio.Value, "×", target)
+	}
+	return []Result{{Metric: label + ": ours", Value: mibPerSec(size, od), Unit: "MiB/s", Note: note},
+		info("", label+": bare", mibPerSec(size, bd), "MiB/s"), ratio}
 }
 
 // overhead measures what our chunk request costs over the bare handler's
@@ -212,81 +230,127 @@ func (b *bench) overhead(ctx context.Context) (res []Result, err error) {
 
 // concurrency runs many small uploads at once, each on its own connection.
 func (b *bench) concurrency(ctx context.Context) (res []Result, err error) {
-	srv, ours, err := b.server(ctx, "concurrency")
+	srv, _, err := b.server(ctx, "concurrency")
 	if err != nil {
 		return nil, err
 	}
 	defer b.stopServer(srv, &err)
+	l := b.concurrentUploads(ctx, []*serverProc{srv}, "c")
+	return l.results(fmt.Sprintf("%d uploads at once", l.n), "server peak RSS"), l.err()
+}
+
+// load is the outcome of concurrentUploads.
+type load struct {
+	n        int             // uploads
+	total    time.Duration   // from the start to the last answer
+	reqs     []time.Duration // every request's latency, 3 per upload
+	uploads  []time.Duration // every upload's, init to complete's answer
+	failed   int64
+	firstErr error
+	peakRSS  int64 // the largest VmHWM of the servers, in bytes
+	rssErr   error
+}
+
+// instanceFor returns which of k servers gets request step (0 init, 1
+// chunk, 2 complete) of upload g: round robin, each request on the next.
+func instanceFor(g, step, k int) int { return (g + step) % k }
+
+// concurrentUploads runs b.sz.concurrent uploads at once (init, one 1 KiB
+// chunk, complete), each on its own connection, spread over the servers by
+// instanceFor; file names start with prefix.
+func (b *bench) concurrentUploads(ctx context.Context, servers []*serverProc, prefix string) *load {
 	n := b.sz.concurrent
 	tr := newTransport(n)
 	defer tr.CloseIdleConnections()
-	api := &apiClient{base: ours.base, hc: &http.Client{Transport: tr}}
-
-	reqs := make([]time.Duration, 3*n)
-	uploads := make([]time.Duration, n)
-	var failed atomic.Int64
-	var firstErr error
-	var once sync.Once
+	apis := make([]*apiClient, len(servers))
+	for i, p := range servers {
+		apis[i] = &apiClient{base: p.base, hc: &http.Client{Transport: tr}}
+	}
+	l := &load{n: n, reqs: make([]time.Duration, 3*n), uploads: make([]time.Duration, n)}
+	var mu sync.Mutex
 	fail := func(err error) {
-		failed.Add(1)
-		once.Do(func() { firstErr = err })
+		mu.Lock()
+		defer mu.Unlock()
+		if l.failed++; l.firstErr == nil {
+			l.firstErr = err
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	startGate := make(chan struct{})
 	var wg sync.WaitGroup
 	for g := range n {
+		api := func(step int) *apiClient { return apis[instanceFor(g, step, len(apis))] }
 		wg.Go(func() {
 			<-startGate
 			begin := time.Now()
-			t := begin
-			lap := func(k int) {
-				now := time.Now()
-				reqs[3*g+k], t = now.Sub(t), now
-			}
-			id, err := api.Init(ctx, fmt.Sprintf("c-%d.bin", g), kib, 0)
-			lap(0)
-			if err != nil {
-				fail(err)
-				return
-			}
-			err = api.Put(ctx, id, 0, b.buf[:kib])
-			lap(1)
-			if err != nil {
-				fail(err)
-				return
-			}
-			err = api.Complete(ctx, id)
-			lap(2)
-			uploads[g] = time.Since(begin)
-			if err != nil {
+			if err := b.smallUpload(ctx, api, fmt.Sprintf("%s-%d.bin", prefix, g), l.reqs[3*g:3*g+3]); err != nil {
 				fail(err)
 			}
+			l.uploads[g] = time.Since(begin)
 		})
 	}
 	time.Sleep(50 * time.Millisecond) // let the goroutines reach the gate
 	start := time.Now()
 	close(startGate)
 	wg.Wait()
-	total := time.Since(start)
-	hwm, merr := memoryBytes(srv.pid(), "VmHWM")
+	l.total = time.Since(start)
+	for _, p := range servers {
+		hwm, err := memoryBytes(p.pid(), "VmHWM")
+		l.peakRSS, l.rssErr = max(l.peakRSS, hwm), errors.Join(l.rssErr, err)
+	}
+	return l
+}
 
-	label := fmt.Sprintf("%d uploads at once", n)
-	res = append(res,
-		info("", label+": total time", total.Seconds(), "s"),
-		info("", label+": requests/s", float64(3*n)/total.Seconds(), "req/s"),
-		info("", label+": request p50", ms(percentile(reqs, 50)), "ms"),
-		atMost("", label+": request p99", ms(percentile(reqs, 99)), "ms", 1000),
-		info("", label+": request max", ms(slices.Max(reqs)), "ms"),
-		info("", label+": upload (3 requests) p99", ms(percentile(uploads, 99)), "ms"),
-		atMost("", label+": errors", float64(failed.Load()), "", 0))
-	if merr == nil {
-		res = append(res, atMost("", label+": server peak RSS", float64(hwm)/mib, "MiB", 200))
+// smallUpload sends init, one 1 KiB chunk and complete, request step to
+// api(step), and writes each request's latency into laps.
+func (b *bench) smallUpload(ctx context.Context, api func(step int) *apiClient, name string, laps []time.Duration) error {
+	t := time.Now()
+	lap := func(step int) {
+		now := time.Now()
+		laps[step], t = now.Sub(t), now
 	}
-	if failed.Load() > 0 {
-		return res, fmt.Errorf("%d of %d uploads failed; first: %v", failed.Load(), n, firstErr)
+	id, err := api(0).Init(ctx, name, kib, 0)
+	lap(0)
+	if err != nil {
+		return err
 	}
-	return res, merr
+	err = api(1).Put(ctx, id, 0, b.buf[:kib])
+	lap(1)
+	if err != nil {
+		return err
+	}
+	err = api(2).Complete(ctx, id)
+	lap(2)
+	return err
+}
+
+// results returns the measurements of l, each metric named after label;
+// rssName names the peak RSS.
+func (l *load) results(label, rssName string) []Result {
+	res := []Result{
+		info("", label+": total time", l.total.Seconds(), "s"),
+		info("", label+": requests/s", l.reqPerSec(), "req/s"),
+		info("", label+": request p50", ms(percentile(l.reqs, 50)), "ms"),
+		atMost("", label+": request p99", ms(percentile(l.reqs, 99)), "ms", 1000),
+		info("", label+": request max", ms(slices.Max(l.reqs)), "ms"),
+		info("", label+": upload (3 requests) p99", ms(percentile(l.uploads, 99)), "ms"),
+		atMost("", label+": errors", float64(l.failed), "", 0)}
+	if l.rssErr == nil {
+		res = append(res, atMost("", label+": "+rssName, float64(l.peakRSS)/mib, "MiB", 200))
+	}
+	return res
+}
+
+// reqPerSec is the rate of requests over the whole run.
+func (l *load) reqPerSec() float64 { return float64(len(l.reqs)) / l.total.Seconds() }
+
+// err tells whether any upload failed, or the peak RSS could not be read.
+func (l *load) err() error {
+	if l.failed > 0 {
+		return fmt.Errorf("%d of %d uploads failed; first: %v", l.failed, l.n, l.firstErr)
+	}
+	return l.rssErr
 }
 
 // startup measures process start to the first 200 from /health, on an empty
@@ -468,10 +532,15 @@ func (b *bench) memory(ctx context.Context) (res []Result, err error) {
 		return nil, err
 	}
 	defer b.stopServer(srv, &err)
-	n, chunk := b.sz.memStreams, b.sz.memChunk
+	return b.chunksAtOnce(ctx, srv, ours, b.sz.memStreams, b.sz.memChunk)
+}
+
+// chunksAtOnce starts n one-chunk uploads of chunk bytes on srv, sends
+// their chunks all at once, and reports srv's peak RSS before and after.
+func (b *bench) chunksAtOnce(ctx context.Context, srv *serverProc, api *apiClient, n int, chunk int64) (res []Result, err error) {
 	ids := make([]string, n)
 	for i := range ids {
-		if ids[i], err = ours.Init(ctx, b.name("mem"), chunk, chunk); err != nil {
+		if ids[i], err = api.Init(ctx, b.name("mem"), chunk, chunk); err != nil {
 			return nil, err
 		}
 	}
@@ -483,7 +552,7 @@ func (b *bench) memory(ctx context.Context) (res []Result, err error) {
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i, id := range ids {
-		wg.Go(func() { errs[i] = ours.Put(ctx, id, 0, b.buf[:chunk]) })
+		wg.Go(func() { errs[i] = api.Put(ctx, id, 0, b.buf[:chunk]) })
 	}
 	wg.Wait()
 	took := time.Since(start)
