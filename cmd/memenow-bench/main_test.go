@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -179,5 +180,31 @@ func TestBareUpload(t *testing.T) {
 	}
 	if err := c.Put(context.Background(), "nope", 0, b.buf[:1]); err == nil {
 		t.Error("a chunk of an unknown upload was accepted")
+	}
+}
+
+func TestRemoveLargeFiles(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]int{"big": 2048, "exact": 1024, "small": 1023, "sub/big": 4096, "sub/deeper/small": 10, "sub/deeper/big": 1024}
+	for name, size := range files {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := removeLargeFiles(dir, 1024); err != nil {
+		t.Fatal(err)
+	}
+	for name, size := range files {
+		_, err := os.Stat(filepath.Join(dir, filepath.FromSlash(name)))
+		if gone := errors.Is(err, fs.ErrNotExist); gone != (size >= 1024) {
+			t.Errorf("%s (%d bytes): stat error %v", name, size, err)
+		}
+	}
+	if err := removeLargeFiles(filepath.Join(dir, "missing"), 1); err == nil {
+		t.Error("a missing folder should be an error")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -27,6 +28,21 @@ func sizeName(n int64) string {
 		return fmt.Sprintf("%d KiB", n/kib)
 	}
 	return fmt.Sprintf("%.1f MiB", float64(n)/mib)
+}
+
+// removeLargeFiles removes the regular files of at least min bytes in the
+// tree under dir, and nothing else.
+func removeLargeFiles(dir string, min int64) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil || info.Size() < min {
+			return err
+		}
+		return os.Remove(path)
+	})
 }
 
 // removeContents removes everything inside dir.
