@@ -102,6 +102,7 @@ func NewClient(ctx context.Context, o Options) (*s3.Client, error) {
 	// trailers, which R2 and others refuse, and no need to read a part twice.
 	cfg.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 	cfg.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	cfg.HTTPClient = withBulkWrites(cfg.HTTPClient)
 	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
 		if o.Endpoint != "" {
 			so.BaseEndpoint = aws.String(o.Endpoint)
