@@ -2,8 +2,8 @@ package s3
 
 import (
 	"context"
-	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,26 +13,14 @@ import (
 )
 
 func TestWithBulkWritesWrapsTheSDKClientsConnections(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
 	for name, c := range map[string]aws.HTTPClient{"nil": nil, "buildable": awshttp.NewBuildableClient()} {
 		got, ok := withBulkWrites(c).(*awshttp.BuildableClient)
 		if !ok {
 			t.Fatalf("%s: withBulkWrites returned %T", name, withBulkWrites(c))
 		}
-		conn, err := got.GetTransport().DialContext(context.Background(), "tcp", ln.Addr().String())
+		conn, err := got.GetTransport().DialContext(context.Background(), "tcp", srv.Listener.Addr().String())
 		if err != nil {
 			t.Fatalf("%s: dial: %v", name, err)
 		}
