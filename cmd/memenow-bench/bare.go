@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,8 +17,9 @@ import (
 
 // bareServer is the bare limit: the least an HTTP service must do to take a
 // chunk durably. Init creates a preallocated file, a chunk is streamed with a
-// pooled 1 MiB buffer to its offset and fsynced before the answer, and
-// complete fsyncs the file and renames it. No metadata, no checks.
+// pooled 1 MiB buffer to its offset and fsynced before the answer, status
+// stats the file, and complete fsyncs the file, renames it and fsyncs the
+// folder. No metadata, no checks.
 type bareServer struct {
 	dir   string
 	srv   *http.Server
@@ -47,6 +49,7 @@ func startBare(dir string) (*bareServer, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /init", b.handleInit)
 	mux.HandleFunc("PUT /api/upload/chunk", b.handleChunk) // the same path as ours: the same client code
+	mux.HandleFunc("GET /status", b.handleStatus)
 	mux.HandleFunc("POST /complete", b.handleComplete)
 	b.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go b.srv.Serve(ln)
@@ -118,6 +121,20 @@ func (b *bareServer) handleChunk(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ok")
 }
 
+func (b *bareServer) handleStatus(w http.ResponseWriter, r *http.Request) {
+	bf, ok := b.file(r.URL.Query().Get("id"))
+	if !ok {
+		http.Error(w, "no such upload", http.StatusNotFound)
+		return
+	}
+	fi, err := os.Stat(bf.path)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	fmt.Fprint(w, fi.Size())
+}
+
 func (b *bareServer) handleComplete(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("id")
 	bf, ok := b.file(id)
@@ -135,6 +152,9 @@ func (b *bareServer) handleComplete(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = os.Rename(bf.path, filepath.Join(b.dir, id))
 	}
+	if err == nil {
+		err = syncDir(b.dir)
+	}
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -149,8 +169,11 @@ type bareClient struct {
 
 var _ uploader = (*bareClient)(nil)
 
-// Init starts a bare upload.
+// Init starts a bare upload; chunk 0 means one chunk.
 func (c *bareClient) Init(ctx context.Context, name string, size, chunk int64) (string, error) {
+	if chunk <= 0 {
+		chunk = size
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost,
 		fmt.Sprintf("%s/init?size=%d&chunk=%d", c.api.base, size, chunk), nil)
 	if err != nil {
@@ -171,6 +194,20 @@ func (c *bareClient) Init(ctx context.Context, name string, size, chunk int64) (
 // Put uploads chunk index of a bare upload.
 func (c *bareClient) Put(ctx context.Context, id string, index int, body []byte) error {
 	return c.api.Put(ctx, id, index, body)
+}
+
+// Status asks for the size of a bare upload's file.
+func (c *bareClient) Status(ctx context.Context, id string) error {
+	return c.api.do(ctx, http.MethodGet, "/status?id="+id, nil, nil, nil)
+}
+
+// syncDir fsyncs the folder dir.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
 }
 
 // Complete completes a bare upload.

@@ -181,6 +181,26 @@ func TestBareUpload(t *testing.T) {
 	if err := c.Put(context.Background(), "nope", 0, b.buf[:1]); err == nil {
 		t.Error("a chunk of an unknown upload was accepted")
 	}
+	// Status and complete of a one-chunk upload (chunk 0 means one chunk).
+	id, err := c.Init(context.Background(), "", 5, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Put(context.Background(), id, 0, b.buf[:5]); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Status(context.Background(), id); err != nil {
+		t.Errorf("status: %v", err)
+	}
+	if err := c.Complete(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, id)); err != nil || string(got) != "01234" {
+		t.Errorf("one-chunk upload = %q, %v", got, err)
+	}
+	if err := c.Status(context.Background(), "nope"); err == nil {
+		t.Error("the status of an unknown upload was answered")
+	}
 }
 
 func TestRemoveLargeFiles(t *testing.T) {

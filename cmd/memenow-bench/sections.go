@@ -210,38 +210,67 @@ func (b *bench) overhead(ctx context.Context) (res []Result, err error) {
 		info("", "chunk overhead (ours−bare) p50", ms(percentile(diffs, 50)), "ms"),
 		atMost("", "chunk overhead (ours−bare) p99", ms(percentile(diffs, 99)), "ms", 10))
 
-	var inits, statuses, completes []time.Duration
-	for range b.sz.ovOps {
-		start := time.Now()
-		id, err := ours.Init(ctx, b.name("op"), kib, 0)
-		inits = append(inits, time.Since(start))
-		if err != nil {
+	// The same small uploads through ours and the bare handler, interleaved.
+	oursOps := &opSeries{u: ours, status: func(ctx context.Context, id string) error {
+		_, err := ours.Status(ctx, id)
+		return err
+	}}
+	bareOps := &opSeries{u: bc, status: bc.Status}
+	for i := range b.sz.ovOps {
+		first, second := oursOps, bareOps
+		if i%2 == 1 {
+			first, second = second, first
+		}
+		if err := b.timeOps(ctx, first); err != nil {
 			return res, err
 		}
-		if err := ours.Put(ctx, id, 0, b.buf[:kib]); err != nil {
-			return res, err
-		}
-		start = time.Now()
-		_, err = ours.Status(ctx, id)
-		statuses = append(statuses, time.Since(start))
-		if err != nil {
-			return res, err
-		}
-		start = time.Now()
-		err = ours.Complete(ctx, id)
-		completes = append(completes, time.Since(start))
-		if err != nil {
+		if err := b.timeOps(ctx, second); err != nil {
 			return res, err
 		}
 	}
 	for _, op := range []struct {
-		name string
-		d    []time.Duration
-	}{{"init", inits}, {"status", statuses}, {"complete (1 KiB upload)", completes}} {
-		res = append(res, info("", op.name+" p50", ms(percentile(op.d, 50)), "ms"),
-			atMost("", op.name+" p99", ms(percentile(op.d, 99)), "ms", 5))
+		name       string
+		ours, bare []time.Duration
+	}{{"init", oursOps.init, bareOps.init}, {"status", oursOps.st, bareOps.st},
+		{"complete (1 KiB upload)", oursOps.complete, bareOps.complete}} {
+		res = append(res, info("", op.name+" p50", ms(percentile(op.ours, 50)), "ms"),
+			atMost("", op.name+" p99", ms(percentile(op.ours, 99)), "ms", 5),
+			info("", op.name+": bare p50", ms(percentile(op.bare, 50)), "ms"),
+			info("", op.name+": bare p99", ms(percentile(op.bare, 99)), "ms"))
 	}
 	return res, nil
+}
+
+// opSeries is the latency of every init, status and complete of a series
+// of one-chunk uploads of 1 KiB through u.
+type opSeries struct {
+	u                  uploader
+	status             func(ctx context.Context, id string) error
+	init, st, complete []time.Duration
+}
+
+// timeOps runs one upload of s: init, the chunk, status and complete, and
+// records how long init, status and complete took.
+func (b *bench) timeOps(ctx context.Context, s *opSeries) error {
+	start := time.Now()
+	id, err := s.u.Init(ctx, b.name("op"), kib, 0)
+	s.init = append(s.init, time.Since(start))
+	if err != nil {
+		return err
+	}
+	if err := s.u.Put(ctx, id, 0, b.buf[:kib]); err != nil {
+		return err
+	}
+	start = time.Now()
+	err = s.status(ctx, id)
+	s.st = append(s.st, time.Since(start))
+	if err != nil {
+		return err
+	}
+	start = time.Now()
+	err = s.u.Complete(ctx, id)
+	s.complete = append(s.complete, time.Since(start))
+	return err
 }
 
 // concurrency runs many small uploads at once, each on its own connection.
