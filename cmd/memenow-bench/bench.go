@@ -42,7 +42,7 @@ const (
 )
 
 func fullSizes() sizes {
-	return sizes{tpFile: 1 << 30, tpChunks: []int64{64 * mib, defaultChunk}, tpStreams: []int{1, 4, 8}, tpRepeat: 2,
+	return sizes{tpFile: 1 << 30, tpChunks: []int64{64 * mib, defaultChunk}, tpStreams: []int{1, 4, 8}, tpRepeat: 3,
 		ovChunks: 200, ovOps: 500, concurrent: 1000, startRuns: 7, populated: 100_000,
 		memStreams: 16, memChunk: defaultChunk, cpFile: 4 << 30, cpChunk: defaultChunk,
 		s3Chunk: 64 * mib, s3Mem: 8, s3MemChunk: 64 * mib}
