@@ -250,7 +250,8 @@ func (b *bench) startIn(ctx context.Context, dir, name string, extra ...string) 
 	return p, nil
 }
 
-// stopServer stops p and removes its data folder; a bad exit joins *errp.
+// stopServer stops p as stopCluster does: its large files go, its small ones
+// stay until the run ends.
 func (b *bench) stopServer(p *serverProc, errp *error) { b.stopCluster([]*serverProc{p}, errp) }
 
 // stopCluster stops the servers ps, then frees the disk their data folders
