@@ -32,12 +32,30 @@ const (
 	CodeUnavailable      Code = "SERVICE_UNAVAILABLE"
 	CodeInternal         Code = "INTERNAL_ERROR"
 
+	CodeUnauthorized     Code = "UNAUTHORIZED"      // no token, or one that does not verify
+	CodeForbidden        Code = "FORBIDDEN"         // a verified caller who may not do this
+	CodeInvalidSignature Code = "INVALID_SIGNATURE" // a share link that was changed or not signed by us
+	CodeLinkExpired      Code = "LINK_EXPIRED"      // a share link past its expiry
+
 	// Codes that stay between the stores and the Service.
 
 	CodeKeyTaken    Code = "KEY_TAKEN"    // the key is reserved by another upload
 	CodeConflict    Code = "CONFLICT"     // a compare-and-set found another state
 	CodeInvalidPart Code = "INVALID_PART" // stored parts disagree with the metadata
 )
+
+// Codes lists every code a client can receive, for the test that each has
+// an HTTP status.
+func Codes() []Code {
+	return []Code{
+		CodeMissingField, CodeInvalidField, CodeFileTooLarge, CodeUploadNotFound,
+		CodeUploadCompleted, CodeDatabase, CodeStorage, CodeUploadCancelled,
+		CodeUploadBusy, CodeChunksMissing, CodeChunkSize, CodeIncompleteBody,
+		CodeChunkLocked, CodeNotFound, CodeMethodNotAllowed, CodeRequestTooLarge,
+		CodeUnavailable, CodeInternal, CodeUnauthorized, CodeForbidden,
+		CodeInvalidSignature, CodeLinkExpired, CodeInvalidPart,
+	}
+}
 
 // Error is the domain's error: a code, a message safe to show a client, and
 // optionally the underlying cause, which is logged but never sent.

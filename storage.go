@@ -16,10 +16,12 @@ import (
 
 // Status is the state of an upload.
 //
-// The machine is: initiated → in_progress → completing → completed, and any
-// of initiated/in_progress/cancelling → cancelling → cancelled. completing and
-// cancelling are transient: a crash leaves the upload there, and repeating the
-// complete or cancel request finishes the job.
+// The machine is: initiated → in_progress → completing → completed →
+// deleted, and any of initiated/in_progress/cancelling → cancelling →
+// cancelled. completing and cancelling are transient: a crash leaves the
+// upload there, and repeating the complete or cancel request finishes the
+// job. A deleted upload keeps its key reserved, so that an old link can
+// never point at another upload's file.
 type Status string
 
 // The states of an upload.
@@ -30,7 +32,41 @@ const (
 	StatusCompleted  Status = "completed"
 	StatusCancelling Status = "cancelling"
 	StatusCancelled  Status = "cancelled"
+	StatusDeleted    Status = "deleted"
 )
+
+// ParseStatus returns the Status named by s, or false.
+func ParseStatus(s string) (Status, bool) {
+	switch st := Status(s); st {
+	case StatusInitiated, StatusInProgress, StatusCompleting, StatusCompleted,
+		StatusCancelling, StatusCancelled, StatusDeleted:
+		return st, true
+	}
+	return "", false
+}
+
+// Visibility says who may read a completed file when auth is on.
+type Visibility string
+
+// The visibilities of a file.
+const (
+	// VisibilityPrivate files are read by their owner, an administrator or
+	// a share link. The default.
+	VisibilityPrivate Visibility = "private"
+	// VisibilityPublic files are read by anyone, without a token.
+	VisibilityPublic Visibility = "public"
+)
+
+// ParseVisibility returns the Visibility named by s ("" is private), or false.
+func ParseVisibility(s string) (Visibility, bool) {
+	switch v := Visibility(s); v {
+	case "":
+		return VisibilityPrivate, true
+	case VisibilityPrivate, VisibilityPublic:
+		return v, true
+	}
+	return "", false
+}
 
 // Role is the role of the user who owns an upload; it is the first segment of
 // the stored file's key.
@@ -51,6 +87,7 @@ type Upload struct {
 	UserID      string
 	UserRole    Role
 	ContentType string
+	Visibility  Visibility
 	ChunkSize   int64 // bytes of every chunk but the last
 	TotalChunks int   // ceil(TotalSize / ChunkSize)
 	Status      Status
@@ -98,6 +135,26 @@ type Object interface {
 	Info() ObjectInfo
 }
 
+// ListQuery selects uploads for MetaStore.ListUploads.
+type ListQuery struct {
+	// UserID, when set, keeps only that user's uploads.
+	UserID string
+	// Status, when set, keeps only uploads in that state.
+	Status Status
+	// Limit is the most uploads returned; at least 1.
+	Limit int
+	// After, when set, keeps only uploads that come after it in the order
+	// (created earlier, or at the same time with a smaller ID): the cursor
+	// of the next page.
+	After *ListCursor
+}
+
+// ListCursor is a position in the newest-first order of uploads.
+type ListCursor struct {
+	CreatedAt time.Time // compared in unix milliseconds
+	ID        string
+}
+
 // MultipartInfo is what an ObjectStore needs to know to start a multipart upload.
 type MultipartInfo struct {
 	UploadID    string
@@ -141,6 +198,10 @@ type ObjectStore interface {
 	// Open opens the completed object at key. Errors: CodeNotFound, CodeStorage.
 	Open(ctx context.Context, key string) (Object, error)
 
+	// Delete removes the completed object at key. It is idempotent:
+	// deleting an object that is already gone succeeds. Errors: CodeStorage.
+	Delete(ctx context.Context, key string) error
+
 	// Ping checks that the store is reachable and usable. Errors: CodeStorage.
 	Ping(ctx context.Context) error
 
@@ -160,6 +221,15 @@ type MetaStore interface {
 	// GetUpload returns the upload with its chunk counters. Errors:
 	// CodeUploadNotFound, CodeDatabase.
 	GetUpload(ctx context.Context, id string) (*Upload, error)
+
+	// GetUploadByKey returns the upload that holds key: the one upload with
+	// that key that is not cancelled. Errors: CodeUploadNotFound,
+	// CodeDatabase.
+	GetUploadByKey(ctx context.Context, key string) (*Upload, error)
+
+	// ListUploads returns up to q.Limit uploads, newest first (by CreatedAt,
+	// then by ID, both descending), filtered by q. Errors: CodeDatabase.
+	ListUploads(ctx context.Context, q ListQuery) ([]*Upload, error)
 
 	// ListChunks returns the recorded chunks of an upload sorted by index.
 	// Errors: CodeDatabase (an unknown id gives an empty list).
