@@ -6,6 +6,7 @@ package metastoretest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 var allStatuses = []storage.Status{
 	storage.StatusInitiated, storage.StatusInProgress, storage.StatusCompleting,
 	storage.StatusCompleted, storage.StatusCancelling, storage.StatusCancelled,
+	storage.StatusDeleted,
 }
 
 // chunkStates are the states in which the Service accepts chunks.
@@ -59,6 +61,13 @@ func RunConformance(t *testing.T, newStore func(t *testing.T) storage.MetaStore)
 		{"ConcurrentCompleteOnce", testConcurrentCompleteOnce},
 		{"ConcurrentCompleteVersusCancel", testCompleteVersusCancel},
 		{"LateChunkCannotReviveCancel", testLateChunkCannotRevive},
+		{"Visibility", testVisibility},
+		{"Deleted", testDeleted},
+		{"GetUploadByKey", testGetUploadByKey},
+		{"ListUploads", testListUploads},
+		{"ListUploadsCursor", testListUploadsCursor},
+		{"ListUploadsEveryUser", testListUploadsEveryUser},
+		{"ListUploadsEmpty", testListUploadsEmpty},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })
@@ -175,6 +184,7 @@ func testRoundTrip(t *testing.T, s storage.MetaStore) {
 	u.ChunkSize = 157_286_400
 	u.TotalChunks = 69
 	u.StoreHandle = "handle-" + uuid.NewString()
+	u.Visibility = storage.VisibilityPublic
 	loc := time.FixedZone("UTC+5:30", 5*3600+1800)
 	u.CreatedAt = time.Date(2024, 2, 29, 23, 59, 58, 123_456_789, loc)
 	u.UpdatedAt = time.Date(2024, 3, 1, 0, 0, 1, 987_654_321, loc)
@@ -252,7 +262,7 @@ func testKeyReservation(t *testing.T, s storage.MetaStore) {
 	ctx := t.Context()
 	for _, holder := range []storage.Status{
 		storage.StatusInitiated, storage.StatusInProgress, storage.StatusCompleting,
-		storage.StatusCompleted, storage.StatusCancelling,
+		storage.StatusCompleted, storage.StatusCancelling, storage.StatusDeleted,
 	} {
 		t.Run(string(holder), func(t *testing.T) {
 			first := create(t, s, holder)
@@ -308,9 +318,10 @@ func testTransitions(t *testing.T, s storage.MetaStore) {
 		storage.StatusInitiated:  storage.StatusCancelled,
 		storage.StatusInProgress: storage.StatusCompleting,
 		storage.StatusCompleting: storage.StatusCompleted,
-		storage.StatusCompleted:  storage.StatusInProgress,
+		storage.StatusCompleted:  storage.StatusDeleted,
 		storage.StatusCancelling: storage.StatusCancelled,
 		storage.StatusCancelled:  storage.StatusInProgress,
+		storage.StatusDeleted:    storage.StatusCompleted,
 	}
 	for _, cur := range allStatuses {
 		for _, from := range fromSets() {
@@ -393,6 +404,7 @@ func testRecordChunk(t *testing.T, s storage.MetaStore) {
 func testChunksRefused(t *testing.T, s storage.MetaStore) {
 	for _, st := range []storage.Status{
 		storage.StatusCompleting, storage.StatusCompleted, storage.StatusCancelling, storage.StatusCancelled,
+		storage.StatusDeleted,
 	} {
 		t.Run(string(st), func(t *testing.T) {
 			ctx := t.Context()
@@ -629,4 +641,427 @@ func testLateChunkCannotRevive(t *testing.T, s storage.MetaStore) {
 	}
 	cs := list(t, s, u.ID)
 	wantCounters(t, s, u.ID, len(cs), int64(len(cs)))
+}
+
+func testVisibility(t *testing.T, s storage.MetaStore) {
+	ctx := t.Context()
+	tests := []struct {
+		name string
+		set  storage.Visibility
+		want storage.Visibility
+	}{
+		{"empty is private", "", storage.VisibilityPrivate},
+		{"private", storage.VisibilityPrivate, storage.VisibilityPrivate},
+		{"public", storage.VisibilityPublic, storage.VisibilityPublic},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := newUpload(storage.StatusInitiated)
+			u.Visibility = tt.set
+			if err := s.CreateUpload(ctx, u); err != nil {
+				t.Fatalf("CreateUpload: %v", err)
+			}
+			if got := get(t, s, u.ID).Visibility; got != tt.want {
+				t.Errorf("GetUpload: Visibility = %q, want %q", got, tt.want)
+			}
+			if got := getByKey(t, s, u.Key).Visibility; got != tt.want {
+				t.Errorf("GetUploadByKey: Visibility = %q, want %q", got, tt.want)
+			}
+			record(t, s, u.ID, storage.Chunk{Index: 0, Size: 5, ETag: "e"})
+			if got := transition(t, s, u.ID, chunkStates, storage.StatusCompleted).Visibility; got != tt.want {
+				t.Errorf("Transition: Visibility = %q, want %q", got, tt.want)
+			}
+			us := listUploads(t, s, storage.ListQuery{UserID: u.UserID, Limit: 10})
+			if len(us) != 1 || us[0].Visibility != tt.want {
+				t.Errorf("ListUploads = %v, want one upload with Visibility %q", summary(us), tt.want)
+			}
+		})
+	}
+}
+
+func testDeleted(t *testing.T, s storage.MetaStore) {
+	ctx := t.Context()
+	u := create(t, s, storage.StatusInProgress)
+	record(t, s, u.ID, storage.Chunk{Index: 0, Size: 10, ETag: "a"})
+	_, err := s.Transition(ctx, u.ID, []storage.Status{storage.StatusCompleted}, storage.StatusDeleted)
+	wantCode(t, "deleting an upload that is not completed", err, storage.CodeConflict)
+	transition(t, s, u.ID, []storage.Status{storage.StatusInProgress}, storage.StatusCompleted)
+
+	got := transition(t, s, u.ID, []storage.Status{storage.StatusCompleted}, storage.StatusDeleted)
+	if got.Status != storage.StatusDeleted || got.ID != u.ID || got.Key != u.Key {
+		t.Errorf("Transition to deleted returned %+v", *got)
+	}
+	if stored := get(t, s, u.ID); *stored != *got {
+		t.Errorf("Transition returned\n%+v\nbut GetUpload gives\n%+v", *got, *stored)
+	}
+	_, err = s.Transition(ctx, u.ID, []storage.Status{storage.StatusCompleted}, storage.StatusDeleted)
+	wantCode(t, "deleting a deleted upload again", err, storage.CodeConflict)
+	wantCounters(t, s, u.ID, 1, 10)
+
+	again := newUpload(storage.StatusInitiated)
+	again.Key = u.Key
+	wantCode(t, "CreateUpload with a deleted upload's key", s.CreateUpload(ctx, again), storage.CodeKeyTaken)
+	if st := get(t, s, u.ID).Status; st != storage.StatusDeleted {
+		t.Errorf("status = %s, want deleted", st)
+	}
+}
+
+func getByKey(t *testing.T, s storage.MetaStore, key string) *storage.Upload {
+	t.Helper()
+	u, err := s.GetUploadByKey(t.Context(), key)
+	if err != nil {
+		t.Fatalf("GetUploadByKey(%s): %v", key, err)
+	}
+	return u
+}
+
+func testGetUploadByKey(t *testing.T, s storage.MetaStore) {
+	ctx := t.Context()
+	t.Run("Unknown", func(t *testing.T) {
+		_, err := s.GetUploadByKey(ctx, "creator/nobody/20250101/other/"+uuid.NewString()+".bin")
+		wantCode(t, "GetUploadByKey of an unknown key", err, storage.CodeUploadNotFound)
+	})
+	for _, holder := range []storage.Status{
+		storage.StatusInitiated, storage.StatusInProgress, storage.StatusCompleting,
+		storage.StatusCompleted, storage.StatusCancelling, storage.StatusDeleted,
+	} {
+		t.Run("Holder_"+string(holder), func(t *testing.T) {
+			u := create(t, s, holder)
+			got, want := getByKey(t, s, u.Key), get(t, s, u.ID)
+			if *got != *want {
+				t.Errorf("GetUploadByKey =\n%+v\nGetUpload =\n%+v", *got, *want)
+			}
+		})
+	}
+	t.Run("CancelledFreesTheKey", func(t *testing.T) {
+		first := create(t, s, storage.StatusInProgress)
+		record(t, s, first.ID, storage.Chunk{Index: 0, Size: 10, ETag: "a"})
+		transition(t, s, first.ID, chunkStates, storage.StatusCancelled)
+		_, err := s.GetUploadByKey(ctx, first.Key)
+		wantCode(t, "GetUploadByKey of a cancelled upload's key", err, storage.CodeUploadNotFound)
+
+		// Another cancelled upload with the key is not returned either.
+		other := newUpload(storage.StatusCancelled)
+		other.Key = first.Key
+		if err := s.CreateUpload(ctx, other); err != nil {
+			t.Fatalf("CreateUpload of a second cancelled upload: %v", err)
+		}
+		_, err = s.GetUploadByKey(ctx, first.Key)
+		wantCode(t, "GetUploadByKey with two cancelled uploads", err, storage.CodeUploadNotFound)
+
+		second := newUpload(storage.StatusInitiated)
+		second.Key = first.Key
+		if err := s.CreateUpload(ctx, second); err != nil {
+			t.Fatalf("CreateUpload with the freed key: %v", err)
+		}
+		if got := getByKey(t, s, first.Key); got.ID != second.ID || got.Status != storage.StatusInitiated {
+			t.Errorf("GetUploadByKey = %s (%s), want the new upload %s", got.ID, got.Status, second.ID)
+		}
+	})
+	t.Run("DeletedKeepsTheKey", func(t *testing.T) {
+		u := create(t, s, storage.StatusCompleted)
+		transition(t, s, u.ID, []storage.Status{storage.StatusCompleted}, storage.StatusDeleted)
+		got := getByKey(t, s, u.Key)
+		if got.ID != u.ID || got.Status != storage.StatusDeleted {
+			t.Errorf("GetUploadByKey = %s (%s), want %s (deleted)", got.ID, got.Status, u.ID)
+		}
+		next := newUpload(storage.StatusInitiated)
+		next.Key = u.Key
+		wantCode(t, "CreateUpload with a deleted upload's key", s.CreateUpload(ctx, next), storage.CodeKeyTaken)
+		if got := getByKey(t, s, u.Key); got.ID != u.ID {
+			t.Errorf("GetUploadByKey after the refused CreateUpload = %s, want %s", got.ID, u.ID)
+		}
+	})
+}
+
+func listUploads(t *testing.T, s storage.MetaStore, q storage.ListQuery) []*storage.Upload {
+	t.Helper()
+	us, err := s.ListUploads(t.Context(), q)
+	if err != nil {
+		t.Fatalf("ListUploads(%+v): %v", q, err)
+	}
+	if us == nil {
+		t.Fatalf("ListUploads(%+v) = nil, want a non-nil slice", q)
+	}
+	return us
+}
+
+// summary lists the ids of us, for messages.
+func summary(us []*storage.Upload) []string {
+	ids := make([]string, len(us))
+	for i, u := range us {
+		ids[i] = u.ID
+	}
+	return ids
+}
+
+// listing is a set of uploads of one new user, made by newListing.
+type listing struct {
+	user string
+	base time.Time // the oldest upload's creation time, whole milliseconds
+	all  []*storage.Upload
+}
+
+// newListing creates the uploads of a new user with the given creation
+// offsets (in seconds from base, or from a random time in 2001 when base is
+// zero) and statuses, the statuses taken in turn. Uploads
+// created in the same millisecond get ids that differ only in their last
+// character, so that every store's text order agrees with Go's.
+func newListing(t *testing.T, s storage.MetaStore, base time.Time, offsets []int, statuses []storage.Status) *listing {
+	t.Helper()
+	tag := uuid.NewString()
+	if base.IsZero() {
+		base = time.UnixMilli(978307200000 + rand.Int64N(365*24*3600*1000)).UTC()
+	}
+	l := &listing{user: "list_" + tag[:8] + tag[9:13], base: base}
+	for i, off := range offsets {
+		created := l.base.Add(time.Duration(off) * time.Second)
+		u := newUpload(statuses[i%len(statuses)])
+		u.ID = fmt.Sprintf("%d-%s-%c", created.UnixMilli(), tag, 'a'+i)
+		u.UserID = l.user
+		u.Key = storage.ObjectKey(storage.RoleCreator, l.user, created, "video/mp4", fmt.Sprintf("%s-%d.mp4", tag[:8], i))
+		u.CreatedAt, u.UpdatedAt = created, created
+		if err := s.CreateUpload(t.Context(), u); err != nil {
+			t.Fatalf("CreateUpload: %v", err)
+		}
+		l.all = append(l.all, u)
+	}
+	return l
+}
+
+// want returns the ids of l's uploads with status st (every one when st is
+// empty), newest first, after the cursor when there is one.
+func (l *listing) want(st storage.Status, after *storage.ListCursor) []string {
+	var us []*storage.Upload
+	for _, u := range l.all {
+		if st != "" && u.Status != st {
+			continue
+		}
+		if after != nil && !before(u, after) {
+			continue
+		}
+		us = append(us, u)
+	}
+	slices.SortFunc(us, newestFirst)
+	return summary(us)
+}
+
+// newestFirst orders uploads by creation time in milliseconds, then by id,
+// both descending.
+func newestFirst(a, b *storage.Upload) int {
+	if c := b.CreatedAt.UnixMilli() - a.CreatedAt.UnixMilli(); c != 0 {
+		if c < 0 {
+			return -1
+		}
+		return 1
+	}
+	switch {
+	case a.ID > b.ID:
+		return -1
+	case a.ID < b.ID:
+		return 1
+	}
+	return 0
+}
+
+// before reports whether u comes after the cursor c in the newest-first
+// order.
+func before(u *storage.Upload, c *storage.ListCursor) bool {
+	ms, cms := u.CreatedAt.UnixMilli(), c.CreatedAt.UnixMilli()
+	return ms < cms || ms == cms && u.ID < c.ID
+}
+
+func cursorOf(u *storage.Upload) *storage.ListCursor {
+	return &storage.ListCursor{CreatedAt: u.CreatedAt, ID: u.ID}
+}
+
+// listStatuses are the statuses the listing tests give their uploads, in turn.
+var listStatuses = []storage.Status{
+	storage.StatusCompleted, storage.StatusInProgress, storage.StatusCompleted,
+	storage.StatusDeleted, storage.StatusCancelled,
+}
+
+func testListUploads(t *testing.T, s storage.MetaStore) {
+	// Three uploads share a creation time, two more share another.
+	l := newListing(t, s, time.Time{}, []int{0, 1, 1, 1, 2, 3, 3, 5}, listStatuses)
+	newListing(t, s, time.Time{}, []int{0, 1, 4}, listStatuses) // another user's
+
+	all := l.want("", nil)
+	got := listUploads(t, s, storage.ListQuery{UserID: l.user, Limit: 100})
+	if !slices.Equal(summary(got), all) {
+		t.Fatalf("ListUploads of the user =\n%v\nwant\n%v", summary(got), all)
+	}
+	for _, u := range got { // every field, as GetUpload gives it
+		if want := get(t, s, u.ID); *u != *want {
+			t.Errorf("ListUploads gave\n%+v\nGetUpload gives\n%+v", *u, *want)
+		}
+	}
+
+	for _, tt := range []struct {
+		name  string
+		limit int
+		want  int
+	}{{"limit 3", 3, 3}, {"limit 1", 1, 1}, {"limit 0 is 1", 0, 1}, {"negative limit is 1", -4, 1}, {"limit above the count", len(all) + 5, len(all)}} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := listUploads(t, s, storage.ListQuery{UserID: l.user, Limit: tt.limit})
+			if !slices.Equal(summary(got), all[:tt.want]) {
+				t.Errorf("ListUploads = %v, want %v", summary(got), all[:tt.want])
+			}
+		})
+	}
+
+	for _, st := range []storage.Status{storage.StatusCompleted, storage.StatusDeleted, storage.StatusCancelled, storage.StatusInitiated} {
+		t.Run("status "+string(st), func(t *testing.T) {
+			got := listUploads(t, s, storage.ListQuery{UserID: l.user, Status: st, Limit: 100})
+			if want := l.want(st, nil); !slices.Equal(summary(got), want) {
+				t.Errorf("ListUploads = %v, want %v", summary(got), want)
+			}
+			for _, u := range got {
+				if u.Status != st || u.UserID != l.user {
+					t.Errorf("ListUploads gave %s of %s in %s", u.ID, u.UserID, u.Status)
+				}
+			}
+		})
+	}
+
+	t.Run("a status change moves an upload between filters", func(t *testing.T) {
+		var done *storage.Upload
+		for _, u := range l.all {
+			if u.Status == storage.StatusCompleted {
+				done = u
+				break
+			}
+		}
+		transition(t, s, done.ID, []storage.Status{storage.StatusCompleted}, storage.StatusDeleted)
+		done.Status = storage.StatusDeleted
+		for _, st := range []storage.Status{storage.StatusCompleted, storage.StatusDeleted} {
+			got := listUploads(t, s, storage.ListQuery{UserID: l.user, Status: st, Limit: 100})
+			if want := l.want(st, nil); !slices.Equal(summary(got), want) {
+				t.Errorf("ListUploads of %s = %v, want %v", st, summary(got), want)
+			}
+		}
+	})
+}
+
+func testListUploadsCursor(t *testing.T, s storage.MetaStore) {
+	l := newListing(t, s, time.Time{}, []int{0, 1, 1, 1, 1, 2, 3, 3, 5}, listStatuses)
+	all := l.want("", nil)
+	for _, st := range []storage.Status{"", storage.StatusCompleted} {
+		want := l.want(st, nil)
+		for size := 1; size <= len(want)+1; size++ {
+			t.Run(fmt.Sprintf("status %q pages of %d", st, size), func(t *testing.T) {
+				var got []string
+				var after *storage.ListCursor
+				for page := 0; ; page++ {
+					if page > len(want)+1 {
+						t.Fatalf("paging did not end: %v", got)
+					}
+					us := listUploads(t, s, storage.ListQuery{UserID: l.user, Status: st, Limit: size, After: after})
+					if len(us) > size {
+						t.Fatalf("page %d has %d uploads, limit %d", page, len(us), size)
+					}
+					if len(us) == 0 {
+						break
+					}
+					got = append(got, summary(us)...)
+					after = cursorOf(us[len(us)-1])
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("pages =\n%v\nwant\n%v", got, want)
+				}
+			})
+		}
+	}
+
+	// Cursors that are not an upload's own position.
+	byID := map[string]*storage.Upload{}
+	for _, u := range l.all {
+		byID[u.ID] = u
+	}
+	mid := byID[all[3]] // one of the four created in the same millisecond
+	tests := []struct {
+		name  string
+		after *storage.ListCursor
+	}{
+		{"an upload's own position", cursorOf(mid)},
+		{"sub-millisecond time is ignored", &storage.ListCursor{CreatedAt: mid.CreatedAt.Add(700 * time.Microsecond), ID: mid.ID}},
+		{"empty id: only older uploads", &storage.ListCursor{CreatedAt: mid.CreatedAt, ID: ""}},
+		{"id above every id: the whole millisecond", &storage.ListCursor{CreatedAt: mid.CreatedAt, ID: mid.ID + "~"}},
+		{"after the newest", &storage.ListCursor{CreatedAt: l.base.Add(time.Hour), ID: ""}},
+		{"before the oldest", &storage.ListCursor{CreatedAt: l.base, ID: ""}},
+		{"another time zone", &storage.ListCursor{CreatedAt: mid.CreatedAt.In(time.FixedZone("X", -7*3600)), ID: mid.ID}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := listUploads(t, s, storage.ListQuery{UserID: l.user, Limit: 100, After: tt.after})
+			if want := l.want("", tt.after); !slices.Equal(summary(got), want) {
+				t.Errorf("ListUploads after %v/%q =\n%v\nwant\n%v", tt.after.CreatedAt, tt.after.ID, summary(got), want)
+			}
+		})
+	}
+}
+
+// testListUploadsEveryUser lists without a user filter, on a database that
+// may hold other uploads: it checks the order of everything returned and
+// that the listing's uploads come in order, none missing.
+func testListUploadsEveryUser(t *testing.T, s storage.MetaStore) {
+	l := newListing(t, s, time.Time{}, []int{0, 1, 1, 2, 3, 3}, listStatuses)
+	newListing(t, s, l.base, []int{0, 2, 3, 3}, listStatuses) // another user's, interleaved
+	for _, st := range []storage.Status{"", storage.StatusCompleted} {
+		t.Run(fmt.Sprintf("status %q", st), func(t *testing.T) {
+			start := &storage.ListCursor{CreatedAt: l.base.Add(4 * time.Second)}
+			var got []*storage.Upload
+			for after := start; ; {
+				us := listUploads(t, s, storage.ListQuery{Status: st, Limit: 3, After: after})
+				got = append(got, us...)
+				if len(us) == 0 || us[len(us)-1].CreatedAt.Before(l.base) {
+					break
+				}
+				after = cursorOf(us[len(us)-1])
+			}
+			var mine []string
+			for i, u := range got {
+				if i > 0 && newestFirst(got[i-1], u) >= 0 {
+					t.Errorf("%s follows %s: not newest first", u.ID, got[i-1].ID)
+				}
+				if !before(u, start) {
+					t.Errorf("%s is not after the cursor", u.ID)
+				}
+				if st != "" && u.Status != st {
+					t.Errorf("%s has status %s, want %s", u.ID, u.Status, st)
+				}
+				if u.UserID == l.user {
+					mine = append(mine, u.ID)
+				}
+			}
+			if want := l.want(st, nil); !slices.Equal(mine, want) {
+				t.Errorf("the listing's uploads came as\n%v\nwant\n%v", mine, want)
+			}
+		})
+	}
+	got := listUploads(t, s, storage.ListQuery{Limit: 1})
+	if len(got) != 1 {
+		t.Errorf("ListUploads with limit 1 on a database with uploads gave %d", len(got))
+	}
+}
+
+func testListUploadsEmpty(t *testing.T, s storage.MetaStore) {
+	nobody := "nobody_" + uuid.NewString()[:8]
+	for _, q := range []storage.ListQuery{
+		{UserID: nobody, Limit: 10},
+		{UserID: nobody, Status: storage.StatusCompleted, Limit: 10},
+		{UserID: nobody, Limit: 10, After: &storage.ListCursor{CreatedAt: time.Now(), ID: "x"}},
+		{Limit: 10, After: &storage.ListCursor{CreatedAt: time.UnixMilli(1), ID: ""}},
+	} {
+		if got := listUploads(t, s, q); len(got) != 0 {
+			t.Errorf("ListUploads(%+v) = %v, want none", q, summary(got))
+		}
+	}
+	l := newListing(t, s, time.Time{}, []int{0, 1}, []storage.Status{storage.StatusCompleted})
+	if got := listUploads(t, s, storage.ListQuery{UserID: l.user, Limit: 10, After: &storage.ListCursor{CreatedAt: l.base, ID: ""}}); len(got) != 0 {
+		t.Errorf("ListUploads after the oldest = %v, want none", summary(got))
+	}
+	if got := listUploads(t, s, storage.ListQuery{UserID: l.user, Status: storage.StatusCancelled, Limit: 10}); len(got) != 0 {
+		t.Errorf("ListUploads of a status the user has none in = %v, want none", summary(got))
+	}
 }

@@ -48,7 +48,7 @@ func waitQueued(t *testing.T, s *Store, n int) {
 
 func insertUploadTx(ctx context.Context, tx *sql.Tx, id string) error {
 	u := newUpload(id)
-	_, err := tx.ExecContext(ctx, `INSERT INTO uploads (`+uploadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0, 0, ?, ?)`,
+	_, err := tx.ExecContext(ctx, `INSERT INTO uploads (`+uploadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0, 0, ?, ?, 'private')`,
 		u.ID, u.FileName, u.TotalSize, u.UserID, u.UserRole, u.ContentType, u.ChunkSize, u.TotalChunks,
 		u.Status, u.Key, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli())
 	return err

@@ -146,6 +146,87 @@ func TestMigrationsIdempotent(t *testing.T) {
 	}
 }
 
+// TestMigrateFromVersion1 upgrades a database made by the first schema and
+// holding an upload: the upload becomes private, keeps its key, and the
+// listing indexes exist.
+func TestMigrateFromVersion1(t *testing.T) {
+	ms, err := migration.Load(migrations.Files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "meta.db")
+	db := rawDB(t, path)
+	u := newUpload("old-" + uuid.NewString())
+	u.Status = storage.StatusCompleted
+	for _, q := range []string{ms[0].SQL, "PRAGMA user_version = 1"} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%.40s: %v", q, err)
+		}
+	}
+	if _, err := db.Exec(`INSERT INTO uploads (id, file_name, total_size, user_id, user_role, content_type,
+		chunk_size, total_chunks, status, r2_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.FileName, u.TotalSize, u.UserID, u.UserRole, u.ContentType, u.ChunkSize, u.TotalChunks,
+		u.Status, u.Key, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s := openT(t, path)
+	defer s.Close()
+	got, err := s.GetUploadByKey(t.Context(), u.Key)
+	if err != nil {
+		t.Fatalf("GetUploadByKey after the upgrade: %v", err)
+	}
+	if got.ID != u.ID || got.Visibility != storage.VisibilityPrivate {
+		t.Errorf("upgraded upload = %s, visibility %q; want %s, private", got.ID, got.Visibility, u.ID)
+	}
+	db = rawDB(t, path)
+	if v := queryInt(t, db, "PRAGMA user_version"); v != len(ms) {
+		t.Errorf("user_version = %d, want %d", v, len(ms))
+	}
+	for _, idx := range []string{"uploads_user_created", "uploads_created"} {
+		if n := queryInt(t, db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = '"+idx+"'"); n != 1 {
+			t.Errorf("index %s missing after the upgrade", idx)
+		}
+	}
+}
+
+// TestListUploadsUsesIndexes checks that SQLite answers the listing queries
+// from an index, seeking to the cursor, without sorting.
+func TestListUploadsUsesIndexes(t *testing.T) {
+	s := openT(t, filepath.Join(t.TempDir(), "meta.db"))
+	defer s.Close()
+	tests := []struct {
+		name, where, index string
+		args               []any
+	}{
+		{"user after a cursor", "user_id = ? AND (created_at, id) < (?, ?)", "uploads_user_created (user_id=? AND (created_at,id)<(?,?))", []any{"u", 1, "x"}},
+		{"every user after a cursor", "(created_at, id) < (?, ?)", "uploads_created ((created_at,id)<(?,?))", []any{1, "x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN SELECT "+uploadColumns+
+				" FROM uploads WHERE "+tt.where+" ORDER BY created_at DESC, id DESC LIMIT 10", tt.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, unused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			if want := "SEARCH uploads USING INDEX " + tt.index; len(plan) != 1 || plan[0] != want {
+				t.Errorf("plan = %q, want [%q]", plan, want)
+			}
+		})
+	}
+}
+
 func queryString(t *testing.T, db *sql.DB, q string) string {
 	t.Helper()
 	var s string
@@ -337,7 +418,7 @@ func BenchmarkOpen(b *testing.B) {
 	}
 	for i := range 100_000 {
 		u := newUpload(fmt.Sprintf("seed-%06d", i))
-		if _, err := tx.Exec(`INSERT INTO uploads (`+uploadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0, 0, ?, ?)`,
+		if _, err := tx.Exec(`INSERT INTO uploads (`+uploadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', 0, 0, ?, ?, 'private')`,
 			u.ID, u.FileName, u.TotalSize, u.UserID, u.UserRole, u.ContentType, u.ChunkSize, u.TotalChunks,
 			u.Status, u.Key, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli()); err != nil {
 			b.Fatal(err)

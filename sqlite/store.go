@@ -13,11 +13,16 @@ import (
 
 const uploadColumns = `id, file_name, total_size, user_id, user_role, content_type,
 	chunk_size, total_chunks, status, r2_key, store_handle, chunks_uploaded,
-	bytes_uploaded, created_at, updated_at`
+	bytes_uploaded, created_at, updated_at, visibility`
 
 // queryer is what *sql.DB and *sql.Tx share.
 type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// scanner is what *sql.Row and *sql.Rows share.
+type scanner interface {
+	Scan(dest ...any) error
 }
 
 // nowMS is the current time in unix milliseconds, the unit of created_at and
@@ -26,15 +31,23 @@ func nowMS() int64 { return time.Now().UnixMilli() }
 
 func fromMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
-// CreateUpload inserts u. Errors: CodeKeyTaken when an upload that is not
+// visibility is the stored form of v: an empty one is private.
+func visibility(v storage.Visibility) storage.Visibility {
+	if v == "" {
+		return storage.VisibilityPrivate
+	}
+	return v
+}
+
+// CreateUpload inserts u; an empty Visibility is stored as private. Errors: CodeKeyTaken when an upload that is not
 // cancelled holds u.Key, CodeDatabase (a duplicate id included).
 func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload) error {
 	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO uploads (`+uploadColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			u.ID, u.FileName, u.TotalSize, u.UserID, string(u.UserRole), u.ContentType,
 			u.ChunkSize, u.TotalChunks, string(u.Status), u.Key, u.StoreHandle, u.ChunksUploaded,
-			u.BytesUploaded, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli())
+			u.BytesUploaded, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli(), string(visibility(u.Visibility)))
 		if isUniqueViolation(err) { // the partial index on r2_key; a duplicate id is a PRIMARY KEY violation
 			return storage.Wrap(storage.CodeKeyTaken, err, "the key is reserved by another upload")
 		}
@@ -58,17 +71,74 @@ func getUpload(ctx context.Context, q queryer, id string) (*storage.Upload, erro
 	return u, nil
 }
 
-func scanUpload(row *sql.Row) (*storage.Upload, error) {
+// GetUploadByKey returns the upload that holds key: the one that is not
+// cancelled. Errors: CodeUploadNotFound, CodeDatabase.
+func (s *Store) GetUploadByKey(ctx context.Context, key string) (*storage.Upload, error) {
+	// The condition is the one of the partial unique index on r2_key, which
+	// serves the query and guarantees at most one row.
+	u, err := scanUpload(s.r.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM uploads
+		WHERE r2_key = ? AND status <> 'cancelled'`, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, storage.Errorf(storage.CodeUploadNotFound, "no upload holds that key")
+	}
+	if err != nil {
+		return nil, dbError(err)
+	}
+	return u, nil
+}
+
+// ListUploads returns up to q.Limit (at least 1) uploads newest first, by
+// created_at and then id, both descending, filtered by q's user and status
+// and starting after q.After. The indexes on (user_id, created_at, id) and
+// (created_at, id) serve the order and the cursor. Errors: CodeDatabase.
+func (s *Store) ListUploads(ctx context.Context, q storage.ListQuery) ([]*storage.Upload, error) {
+	var where []string
+	var args []any
+	if q.UserID != "" {
+		where, args = append(where, "user_id = ?"), append(args, q.UserID)
+	}
+	if q.Status != "" {
+		where, args = append(where, "status = ?"), append(args, string(q.Status))
+	}
+	if q.After != nil {
+		// A row value comparison, which SQLite turns into an index range.
+		where, args = append(where, "(created_at, id) < (?, ?)"), append(args, q.After.CreatedAt.UnixMilli(), q.After.ID)
+	}
+	query := `SELECT ` + uploadColumns + ` FROM uploads`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	rows, err := s.r.QueryContext(ctx, query, append(args, max(q.Limit, 1))...)
+	if err != nil {
+		return nil, dbError(err)
+	}
+	defer rows.Close()
+	us := []*storage.Upload{}
+	for rows.Next() {
+		u, err := scanUpload(rows)
+		if err != nil {
+			return nil, dbError(err)
+		}
+		us = append(us, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError(err)
+	}
+	return us, nil
+}
+
+func scanUpload(row scanner) (*storage.Upload, error) {
 	var u storage.Upload
-	var role, status string
+	var role, status, vis string
 	var created, updated int64
 	err := row.Scan(&u.ID, &u.FileName, &u.TotalSize, &u.UserID, &role, &u.ContentType,
 		&u.ChunkSize, &u.TotalChunks, &status, &u.Key, &u.StoreHandle, &u.ChunksUploaded,
-		&u.BytesUploaded, &created, &updated)
+		&u.BytesUploaded, &created, &updated, &vis)
 	if err != nil {
 		return nil, err
 	}
-	u.UserRole, u.Status = storage.Role(role), storage.Status(status)
+	u.UserRole, u.Status, u.Visibility = storage.Role(role), storage.Status(status), storage.Visibility(vis)
 	u.CreatedAt, u.UpdatedAt = fromMS(created), fromMS(updated)
 	return &u, nil
 }
