@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -28,12 +27,19 @@ type Config struct {
 	ChunkSize    int64 // chunk size when the client asks for none
 	MinChunkSize int64 // smallest chunk size a client may ask for
 	MaxChunkSize int64 // largest chunk size a client may ask for
+	// MaxShareTTL is the longest a share link may live.
+	MaxShareTTL time.Duration
 }
 
+// DefaultMaxShareTTL is the default longest life of a share link: 7 days.
+const DefaultMaxShareTTL = 7 * 24 * time.Hour
+
 // DefaultConfig returns the original service's limits: 10 GB files in
-// 150 MB chunks, and client-chosen chunks between 5 MiB and 5 GiB.
+// 150 MB chunks, and client-chosen chunks between 5 MiB and 5 GiB; share
+// links of at most 7 days.
 func DefaultConfig() Config {
-	return Config{MaxFileSize: DefaultMax, ChunkSize: DefaultChunk, MinChunkSize: MinChunkSize, MaxChunkSize: MaxChunkSize}
+	return Config{MaxFileSize: DefaultMax, ChunkSize: DefaultChunk, MinChunkSize: MinChunkSize, MaxChunkSize: MaxChunkSize,
+		MaxShareTTL: DefaultMaxShareTTL}
 }
 
 // Validate checks that the limits can be honoured by every object store:
@@ -43,6 +49,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.MaxFileSize <= 0:
 		return fmt.Errorf("max file size must be positive, got %d", c.MaxFileSize)
+	case c.MaxShareTTL < time.Second:
+		return fmt.Errorf("max share ttl must be at least 1s, got %s", c.MaxShareTTL)
 	case c.MinChunkSize < MinChunkSize:
 		return fmt.Errorf("minimum chunk size %d is under %d bytes (5 MiB)", c.MinChunkSize, MinChunkSize)
 	case c.MaxChunkSize > MaxChunkSize:
@@ -71,6 +79,11 @@ type Service struct {
 	Now func() time.Time
 	// NewUUID returns a random UUID v4 string; uuid.NewString when nil.
 	NewUUID func() string
+	// RequireAuth turns access control on: every operation needs a verified
+	// Principal in its context (see access.go); files are private unless
+	// their upload made them public. Off, anyone may do anything, as in the
+	// original service.
+	RequireAuth bool
 }
 
 func (s *Service) now() time.Time {
@@ -97,14 +110,27 @@ type InitRequest struct {
 	ContentType string
 	// ChunkSize is the chunk size the client asks for; 0 means the default.
 	ChunkSize int64
+	// Visibility is "public", "private" or "" (private).
+	Visibility string
 }
 
 // maxKeyAttempts bounds the readable alternatives ("name-2.ext" …) tried
 // before a name gets a suffix from the upload id.
 const maxKeyAttempts = 20
 
-// Init validates r, reserves a key and starts a multipart upload.
+// Init validates r, reserves a key and starts a multipart upload. With auth
+// on, the user and role come from the caller's token; when r names them too
+// they must match, unless the caller is an administrator acting for a user.
 func (s *Service) Init(ctx context.Context, r InitRequest) (*Upload, error) {
+	p, err := s.requireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.RequireAuth {
+		if r, err = ownInitRequest(p, r); err != nil {
+			return nil, err
+		}
+	}
 	if r.FileName == "" {
 		return nil, Errorf(CodeMissingField, "file_name is required")
 	}
@@ -131,6 +157,10 @@ func (s *Service) Init(ctx context.Context, r InitRequest) (*Upload, error) {
 	if !ok {
 		return nil, Errorf(CodeInvalidField, "content_type %q is not a valid MIME type", truncate(r.ContentType, 100))
 	}
+	visibility, ok := ParseVisibility(r.Visibility)
+	if !ok {
+		return nil, Errorf(CodeInvalidField, "visibility must be public or private")
+	}
 	fileName := SanitizeFileName(r.FileName)
 	if strings.TrimSpace(r.ContentType) == "" {
 		contentType = ContentTypeByName(fileName)
@@ -155,6 +185,7 @@ func (s *Service) Init(ctx context.Context, r InitRequest) (*Upload, error) {
 		UserID:      r.UserID,
 		UserRole:    role,
 		ContentType: contentType,
+		Visibility:  visibility,
 		ChunkSize:   chunkSize,
 		TotalChunks: int(chunkCount(r.TotalSize, chunkSize)),
 		Status:      StatusInitiated,
@@ -202,6 +233,28 @@ func (s *Service) reserveKey(ctx context.Context, u *Upload, day time.Time) erro
 	}
 }
 
+// ownInitRequest fills the user and role of r from the caller p, and
+// refuses a request that names another user or role unless p is an
+// administrator.
+func ownInitRequest(p *Principal, r InitRequest) (InitRequest, error) {
+	if r.UserID == "" {
+		r.UserID = p.UserID
+	}
+	if r.UserRole == "" {
+		r.UserRole = string(p.Role)
+	}
+	if p.Admin {
+		return r, nil
+	}
+	if r.UserID != p.UserID {
+		return r, Errorf(CodeForbidden, "user_id does not match the token's user")
+	}
+	if r.UserRole != string(p.Role) {
+		return r, Errorf(CodeForbidden, "user_role does not match the token's role")
+	}
+	return r, nil
+}
+
 func multipartOf(u *Upload) MultipartInfo {
 	return MultipartInfo{
 		UploadID: u.ID, Key: u.Key, ContentType: u.ContentType,
@@ -244,7 +297,7 @@ func (s *Service) conflict(ctx context.Context, id string, err error) error {
 // declared length, or -1 when unknown; a chunk must be exactly as long as its
 // place in the file says. The chunk is recorded only once its bytes are durable.
 func (s *Service) PutChunk(ctx context.Context, id string, index int, length int64, body io.Reader) (*Upload, error) {
-	u, err := s.Meta.GetUpload(ctx, id)
+	u, err := s.upload(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -334,7 +387,7 @@ func (e *exactReader) expectEOF() error {
 // Complete checks that every chunk is stored and makes the file visible at
 // its key. Repeating it after a crash half-way finishes the job.
 func (s *Service) Complete(ctx context.Context, id string) (*Upload, error) {
-	u, err := s.Meta.GetUpload(ctx, id)
+	u, err := s.upload(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -423,7 +476,7 @@ func listIndices(idx []int, max int) string {
 // Cancel abandons an upload and frees its stored chunks. Repeating it after
 // a crash half-way finishes the job.
 func (s *Service) Cancel(ctx context.Context, id string) (*Upload, error) {
-	u, err := s.Meta.GetUpload(ctx, id)
+	u, err := s.upload(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -450,7 +503,7 @@ func (s *Service) Cancel(ctx context.Context, id string) (*Upload, error) {
 
 // Status returns an upload and its recorded chunks.
 func (s *Service) Status(ctx context.Context, id string) (*Upload, []Chunk, error) {
-	u, err := s.Meta.GetUpload(ctx, id)
+	u, err := s.upload(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -459,42 +512,6 @@ func (s *Service) Status(ctx context.Context, id string) (*Upload, []Chunk, erro
 		return nil, nil, err
 	}
 	return u, chunks, nil
-}
-
-// Open opens the completed file at key. Keys that are malformed or try to
-// leave the store give CodeNotFound.
-func (s *Service) Open(ctx context.Context, key string) (Object, error) {
-	if !ValidKey(key) {
-		return nil, Errorf(CodeNotFound, "no file at that key")
-	}
-	return s.Objects.Open(ctx, key)
-}
-
-// ValidKey reports whether key is a well-formed object key: 1 to 1024 bytes
-// of valid UTF-8 without control characters or backslashes, made of
-// non-empty '/'-separated segments none of which is "." or "..".
-func ValidKey(key string) bool {
-	if key == "" || len(key) > 1024 || !utf8ValidNoControl(key) || strings.ContainsRune(key, '\\') {
-		return false
-	}
-	for _, seg := range strings.Split(key, "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return false
-		}
-	}
-	return true
-}
-
-func utf8ValidNoControl(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // Health checks the metadata store and the object store.

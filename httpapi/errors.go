@@ -31,6 +31,10 @@ var statusOf = map[storage.Code]int{
 	storage.CodeStorage:          http.StatusBadGateway,
 	storage.CodeUnavailable:      http.StatusServiceUnavailable,
 	storage.CodeInternal:         http.StatusInternalServerError,
+	storage.CodeUnauthorized:     http.StatusUnauthorized,
+	storage.CodeForbidden:        http.StatusForbidden,
+	storage.CodeInvalidSignature: http.StatusForbidden,
+	storage.CodeLinkExpired:      http.StatusForbidden,
 }
 
 // HTTPStatus returns the HTTP status that answers an error code.
@@ -74,6 +78,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status >= 500 {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+	}
+	if status == http.StatusUnauthorized {
+		challenge(w.Header(), r)
 	}
 	if status == http.StatusLocked || status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")

@@ -104,6 +104,10 @@ type initResponse struct {
 	TotalChunks int    `json:"total_chunks"`
 	Key         string `json:"r2_key"`
 	Status      string `json:"status"`
+	Visibility  string `json:"visibility"`
+	// UploadToken, with auth on, lets another party (a browser) send the
+	// chunks of this one upload and complete or cancel it.
+	UploadToken string `json:"upload_token,omitempty"`
 }
 
 // parseInit reads the fields of an init request, checking presence and types;
@@ -115,10 +119,15 @@ func parseInit(fields map[string]json.RawMessage) (req storage.InitRequest, err 
 	if req.TotalSize, err = sizeField(fields, "total_size", true, storage.CodeFileTooLarge); err != nil {
 		return req, err
 	}
-	if req.UserID, err = stringField(fields, "user_id", true); err != nil {
+	// user_id and user_role may be absent: with auth on they come from the
+	// token, and the Service says when they are missing.
+	if req.UserID, err = stringField(fields, "user_id", false); err != nil {
 		return req, err
 	}
-	if req.UserRole, err = stringField(fields, "user_role", true); err != nil {
+	if req.UserRole, err = stringField(fields, "user_role", false); err != nil {
+		return req, err
+	}
+	if req.Visibility, err = stringField(fields, "visibility", false); err != nil {
 		return req, err
 	}
 	if req.ContentType, err = stringField(fields, "content_type", false); err != nil {
@@ -146,6 +155,7 @@ func (s *server) handleInit(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, initResponse{
 		UploadID: u.ID, ChunkSize: u.ChunkSize, TotalChunks: u.TotalChunks, Key: u.Key, Status: string(u.Status),
+		Visibility: string(u.Visibility), UploadToken: s.uploadToken(u),
 	})
 }
 
@@ -256,24 +266,47 @@ func (s *server) handleCancel(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, cancelResponse{UploadID: u.ID, Status: string(u.Status)})
 }
 
-// statusResponse answers GET /api/upload/{id}/status: the original's fields
-// plus chunk_size, total_chunks, chunks, bytes_uploaded and r2_key.
-type statusResponse struct {
+// uploadJSON is an upload as the API shows it: the original's status fields
+// plus chunk_size, total_chunks, bytes_uploaded, visibility and, once
+// completed, r2_key.
+type uploadJSON struct {
 	UploadID       string `json:"upload_id"`
 	FileName       string `json:"file_name"`
 	TotalSize      int64  `json:"total_size"`
 	UserID         string `json:"user_id"`
 	UserRole       string `json:"user_role"`
 	ContentType    string `json:"content_type"`
+	Visibility     string `json:"visibility"`
 	Status         string `json:"status"`
 	ChunksUploaded int    `json:"chunks_uploaded"`
 	ChunkSize      int64  `json:"chunk_size"`
 	TotalChunks    int    `json:"total_chunks"`
-	Chunks         []int  `json:"chunks"`
 	BytesUploaded  int64  `json:"bytes_uploaded"`
 	Key            string `json:"r2_key,omitempty"`
 	CreatedAt      string `json:"created_at"`
 	UpdatedAt      string `json:"updated_at"`
+}
+
+func uploadJSONOf(u *storage.Upload) uploadJSON {
+	j := uploadJSON{
+		UploadID: u.ID, FileName: u.FileName, TotalSize: u.TotalSize, UserID: u.UserID,
+		UserRole: string(u.UserRole), ContentType: u.ContentType, Visibility: string(u.Visibility),
+		Status: string(u.Status), ChunksUploaded: u.ChunksUploaded, ChunkSize: u.ChunkSize,
+		TotalChunks: u.TotalChunks, BytesUploaded: u.BytesUploaded,
+		CreatedAt: timestamp(u.CreatedAt), UpdatedAt: timestamp(u.UpdatedAt),
+	}
+	if u.Status == storage.StatusCompleted || u.Status == storage.StatusDeleted {
+		j.Key = u.Key
+	}
+	return j
+}
+
+// statusResponse answers GET /api/upload/{id}/status: the upload, the sorted
+// list of its recorded chunks and, with auth on, a fresh upload token.
+type statusResponse struct {
+	uploadJSON
+	Chunks      []int  `json:"chunks"`
+	UploadToken string `json:"upload_token,omitempty"`
 }
 
 func (s *server) handleStatus(w http.ResponseWriter, r *http.Request) {
@@ -287,40 +320,14 @@ func (s *server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	indices := make([]int, len(chunks))
+	resp := statusResponse{uploadJSON: uploadJSONOf(u), Chunks: make([]int, len(chunks))}
 	for i, c := range chunks {
-		indices[i] = c.Index
+		resp.Chunks[i] = c.Index
 	}
-	resp := statusResponse{
-		UploadID: u.ID, FileName: u.FileName, TotalSize: u.TotalSize, UserID: u.UserID,
-		UserRole: string(u.UserRole), ContentType: u.ContentType, Status: string(u.Status),
-		ChunksUploaded: u.ChunksUploaded, ChunkSize: u.ChunkSize, TotalChunks: u.TotalChunks,
-		Chunks: indices, BytesUploaded: u.BytesUploaded,
-		CreatedAt: timestamp(u.CreatedAt), UpdatedAt: timestamp(u.UpdatedAt),
-	}
-	if u.Status == storage.StatusCompleted {
-		resp.Key = u.Key
+	if u.Status == storage.StatusInitiated || u.Status == storage.StatusInProgress {
+		resp.UploadToken = s.uploadToken(u)
 	}
 	writeJSON(w, http.StatusOK, resp)
-}
-
-// handleFile serves a completed file with ranges and conditional requests.
-func (s *server) handleFile(w http.ResponseWriter, r *http.Request) {
-	obj, err := s.svc.Open(r.Context(), r.PathValue("key"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	defer obj.Close()
-	info := obj.Info()
-	h := w.Header()
-	h.Set("Content-Type", info.ContentType)
-	if info.ETag != "" {
-		h.Set("ETag", info.ETag)
-	}
-	h.Set("Accept-Ranges", "bytes")
-	h.Set("X-Content-Type-Options", "nosniff")
-	http.ServeContent(w, r, "", info.LastModified, obj)
 }
 
 // healthResponse answers GET /health.

@@ -17,9 +17,22 @@ type Options struct {
 	Service *storage.Service
 	// Logger receives request logs and internal errors; slog.Default() when nil.
 	Logger *slog.Logger
-	// AllowedOrigins lists the origins browsers may call the API from;
-	// "*" (the default when empty) allows any.
+	// AllowedOrigins lists the origins browsers may call the API from; "*"
+	// allows any. When empty: any with auth off, none (same origin only)
+	// with auth on. Credentials (cookies) are never allowed: the API takes
+	// bearer tokens.
 	AllowedOrigins []string
+	// Auth verifies bearer tokens; nil turns auth off (the Service must then
+	// have RequireAuth false, and every caller may do everything).
+	Auth Authenticator
+	// Links signs share links and upload tokens; nil: neither is offered.
+	Links LinkSigner
+	// DownloadOrigin, e.g. "https://files.example.com", is where share
+	// links point; the origin of the request when empty.
+	DownloadOrigin string
+	// UploadTokenTTL is how long an upload token lives;
+	// DefaultUploadTokenTTL when 0.
+	UploadTokenTTL time.Duration
 	// Page, when not nil, serves the browser upload page at GET /.
 	Page http.Handler
 	// Now returns the current time for error timestamps; time.Now when nil.
@@ -34,26 +47,38 @@ type server struct {
 	page    http.Handler
 	nowFunc func() time.Time
 	mux     *http.ServeMux
+
+	auth           Authenticator
+	links          LinkSigner
+	downloadOrigin string
+	uploadTokenTTL time.Duration
 }
 
 // NewServer returns the HTTP handler of the whole API.
 func NewServer(o Options) http.Handler {
-	s := &server{svc: o.Service, log: o.Logger, page: o.Page, nowFunc: o.Now, mux: http.NewServeMux()}
+	s := &server{svc: o.Service, log: o.Logger, page: o.Page, nowFunc: o.Now, mux: http.NewServeMux(),
+		auth: o.Auth, links: o.Links, downloadOrigin: o.DownloadOrigin, uploadTokenTTL: o.UploadTokenTTL}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	for _, origin := range o.AllowedOrigins {
+	if s.uploadTokenTTL == 0 {
+		s.uploadTokenTTL = DefaultUploadTokenTTL
+	}
+	origins := o.AllowedOrigins
+	if len(origins) == 0 && o.Auth == nil {
+		origins = []string{"*"}
+	}
+	s.origins = map[string]bool{}
+	for _, origin := range origins {
 		if origin == "*" {
 			s.origins = nil
 			break
-		}
-		if s.origins == nil {
-			s.origins = map[string]bool{}
 		}
 		s.origins[origin] = true
 	}
 	s.routes()
 	var h http.Handler = http.HandlerFunc(s.dispatch)
+	h = s.authenticate(h)
 	h = s.cors(h)
 	h = s.recoverPanics(h)
 	h = s.logRequests(h)
