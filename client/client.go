@@ -1,7 +1,8 @@
 // Package client is a Go client of the MemeNow Storage HTTP API.
 //
-// The low-level methods (Init, PutChunk, Complete, Status, Cancel, Health)
-// map one to one onto the API's endpoints and retry transient failures.
+// The low-level methods (Init, PutChunk, Complete, Status, Cancel, Health,
+// Me, List, Delete, Share) map one to one onto the API's endpoints and retry
+// transient failures.
 // Upload and Download build on them: parallel chunk uploads that stream from
 // an io.ReaderAt and resume an interrupted upload, and downloads that resume
 // an interrupted transfer with Range requests.
@@ -12,6 +13,10 @@
 //	errors.Is(err, &storage.Error{Code: storage.CodeUploadNotFound})
 //
 // works; their cause is a *StatusError with the HTTP status (see HTTPStatus).
+// IsUnauthorized tells a missing or refused token apart.
+//
+// A server with auth on wants a bearer token (Client.Token) on every call;
+// Me tells whether it does and whom the token names.
 package client
 
 import (
@@ -50,14 +55,25 @@ func New(baseURL string) *Client { return &Client{BaseURL: baseURL} }
 
 // InitRequest is the body of POST /api/upload/init.
 type InitRequest struct {
-	FileName    string `json:"file_name"`
-	TotalSize   int64  `json:"total_size"`
-	UserID      string `json:"user_id"`
-	UserRole    string `json:"user_role"`
+	FileName  string `json:"file_name"`
+	TotalSize int64  `json:"total_size"`
+	// UserID and UserRole name the owner. With auth on they may be left
+	// empty: the server takes them from the token (and refuses others').
+	UserID      string `json:"user_id,omitempty"`
+	UserRole    string `json:"user_role,omitempty"`
 	ContentType string `json:"content_type,omitempty"`
 	// ChunkSize asks for a chunk size; 0 lets the server choose.
 	ChunkSize int64 `json:"chunk_size,omitempty"`
+	// Visibility is "public" (anyone may read the completed file without a
+	// token) or "private"; empty means the server's default, private.
+	Visibility string `json:"visibility,omitempty"`
 }
+
+// Visibilities of a file (InitRequest.Visibility).
+const (
+	VisibilityPrivate = "private"
+	VisibilityPublic  = "public"
+)
 
 // InitResponse is the server's answer to an init.
 type InitResponse struct {
@@ -66,6 +82,11 @@ type InitResponse struct {
 	TotalChunks int    `json:"total_chunks"`
 	Key         string `json:"r2_key"`
 	Status      string `json:"status"`
+	Visibility  string `json:"visibility,omitempty"`
+	// UploadToken, sent by a server with auth on, is a bearer token good for
+	// this one upload's chunks, status, complete and cancel (not for other
+	// calls), usable instead of the user's token.
+	UploadToken string `json:"upload_token,omitempty"`
 }
 
 // ChunkResponse is the server's answer to a chunk upload.
@@ -96,6 +117,7 @@ type UploadStatus struct {
 	UserID         string `json:"user_id"`
 	UserRole       string `json:"user_role"`
 	ContentType    string `json:"content_type"`
+	Visibility     string `json:"visibility,omitempty"`
 	Status         string `json:"status"`
 	ChunksUploaded int    `json:"chunks_uploaded"`
 	ChunkSize      int64  `json:"chunk_size"`
@@ -106,6 +128,9 @@ type UploadStatus struct {
 	UpdatedAt      string `json:"updated_at"`
 	// Key is where the file is stored; the server sends it once completed.
 	Key string `json:"r2_key,omitempty"`
+	// UploadToken is a fresh upload token (see InitResponse.UploadToken),
+	// sent with auth on to the owner while the upload takes chunks.
+	UploadToken string `json:"upload_token,omitempty"`
 }
 
 // Health is the server's health report.

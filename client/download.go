@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -83,11 +82,7 @@ func (c *Client) DownloadFile(ctx context.Context, key, path string, opts Downlo
 
 // FileURL returns the URL of the file at key.
 func (c *Client) FileURL(key string) string {
-	segs := strings.Split(key, "/")
-	for i, s := range segs {
-		segs[i] = url.PathEscape(s)
-	}
-	return strings.TrimRight(c.BaseURL, "/") + "/api/files/" + strings.Join(segs, "/")
+	return strings.TrimRight(c.BaseURL, "/") + "/api/files/" + escapeKey(key)
 }
 
 // writeError marks a failure to write to the destination, which no retry fixes.

@@ -35,6 +35,15 @@ func HTTPStatus(err error) int {
 	return 0
 }
 
+// IsUnauthorized reports whether err is the server's refusal of a request
+// for want of a valid token: 401 UNAUTHORIZED, because no token was sent to
+// a server with auth on, or because the token sent did not verify (expired,
+// badly signed, for another audience). The *storage.Error's Message then
+// says which; it never contains the token.
+func IsUnauthorized(err error) bool {
+	return storage.HasCode(err, storage.CodeUnauthorized) || HTTPStatus(err) == http.StatusUnauthorized
+}
+
 // errorBody is the API's error envelope.
 type errorBody struct {
 	Error struct {
@@ -71,6 +80,10 @@ func decodeError(resp *http.Response) error {
 // a proxy, say).
 func codeForStatus(status int) storage.Code {
 	switch {
+	case status == http.StatusUnauthorized:
+		return storage.CodeUnauthorized
+	case status == http.StatusForbidden:
+		return storage.CodeForbidden
 	case status == http.StatusNotFound:
 		return storage.CodeNotFound
 	case status == http.StatusMethodNotAllowed:

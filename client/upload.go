@@ -19,10 +19,16 @@ const DefaultParallel = 4
 
 // UploadOptions describe an upload for Upload.
 type UploadOptions struct {
-	FileName    string // required (UploadFile defaults it to the file's base name)
-	UserID      string // required
-	UserRole    string // required: creator, member or subscriber
+	FileName string // required (UploadFile defaults it to the file's base name)
+	// UserID and UserRole (creator, member or subscriber) name the owner:
+	// required with auth off; with auth on they may be empty, and the
+	// server takes them from the token.
+	UserID      string
+	UserRole    string
 	ContentType string // optional; the server's default when empty
+	// Visibility is VisibilityPublic or VisibilityPrivate; empty is the
+	// server's default, private.
+	Visibility string
 	// ChunkSize asks the server for a chunk size; 0 lets it choose.
 	ChunkSize int64
 	// Parallel is how many chunks are sent at once; DefaultParallel when 0.
@@ -167,7 +173,8 @@ func (c *Client) startUpload(ctx context.Context, size int64, opts UploadOptions
 		return nil, false, storage.Errorf(storage.CodeInvalidField, "cannot upload an empty file")
 	}
 	in, err := c.Init(ctx, InitRequest{FileName: opts.FileName, TotalSize: size, UserID: opts.UserID,
-		UserRole: opts.UserRole, ContentType: opts.ContentType, ChunkSize: opts.ChunkSize})
+		UserRole: opts.UserRole, ContentType: opts.ContentType, ChunkSize: opts.ChunkSize,
+		Visibility: opts.Visibility})
 	if err != nil {
 		return nil, false, err
 	}
