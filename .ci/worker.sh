@@ -10,7 +10,9 @@
 # wasm (go run ./cmd/memenow-worker/build), starts worker/test/start.mjs on a
 # free port of 127.0.0.1 with R2, D1 and KV persisted under DIR/state, and
 # prints an export line for MEMENOW_TEST_WORKER_URL. Extra arguments after
-# DIR go to start.mjs (e.g. --kv-config JSON). Everything else goes to
+# DIR go to start.mjs (e.g. --kv-config JSON, --vars JSON). npm ci runs only
+# when worker/package-lock.json changed since the last install;
+# MEMENOW_WORKER_SKIP_BUILD=1 reuses the wasm already built. Everything else goes to
 # stderr; the Worker's log is DIR/worker.log. stop DIR stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,10 +33,19 @@ start() {
 		die "already running in $dir (pid $(cat "$dir/pid"))"
 	fi
 	command -v npm >/dev/null || die "npm is not installed"
-	log "npm ci"
-	(cd worker && npm ci --no-audit --no-fund --loglevel=error) >&2
-	log "building the wasm"
-	go run ./cmd/memenow-worker/build >&2
+	# Install and build once: a second Worker started in the same run (with
+	# other variables) reuses node_modules and the wasm.
+	local lock_sum
+	lock_sum=$(sha256sum worker/package-lock.json | cut -d' ' -f1)
+	if [[ $(cat worker/node_modules/.memenow-lock 2>/dev/null) != "$lock_sum" ]]; then
+		log "npm ci"
+		(cd worker && npm ci --no-audit --no-fund --loglevel=error) >&2
+		echo "$lock_sum" >worker/node_modules/.memenow-lock
+	fi
+	if [[ ${MEMENOW_WORKER_SKIP_BUILD:-} != 1 ]]; then
+		log "building the wasm"
+		go run ./cmd/memenow-worker/build >&2
+	fi
 	: >"$dir/worker.log"
 	(cd worker && exec node test/start.mjs --persist "$dir/state" "$@") >"$dir/worker.log" 2>&1 &
 	echo $! >"$dir/pid"

@@ -36,6 +36,16 @@ const ChunkSize = 5 << 20
 type T struct {
 	*testing.T
 	Target
+	// Token, when set, is sent as "Authorization: Bearer <Token>" on every
+	// request that names no Authorization header of its own.
+	Token string
+}
+
+// As returns a T that sends token (none when "") on its requests.
+func (t *T) As(token string) *T {
+	c := *t
+	c.Token = token
+	return &c
 }
 
 var userSeq atomic.Int64
@@ -84,6 +94,9 @@ func (t *T) Do(method, path string, header map[string]string, body io.Reader) *R
 			continue
 		}
 		req.Header.Set(k, v)
+	}
+	if _, ok := header["Authorization"]; !ok && t.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+t.Token)
 	}
 	client := t.Client
 	if client == nil {

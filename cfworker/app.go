@@ -20,6 +20,12 @@ type App struct {
 	Config         *ConfigSource
 	Logger         *slog.Logger
 	AllowedOrigins []string
+	// Auth verifies bearer tokens; nil turns auth off.
+	Auth httpapi.Authenticator
+	// Links signs share links and upload tokens; nil: neither is offered.
+	Links httpapi.LinkSigner
+	// DownloadOrigin is where share links point (the request's origin when "").
+	DownloadOrigin string
 	// Now and NewUUID are passed to the Service; the defaults when nil.
 	Now     func() time.Time
 	NewUUID func() string
@@ -43,8 +49,10 @@ func (a *App) handlerFor(s Settings) http.Handler {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.handler == nil || a.settings != s {
-		svc := &storage.Service{Objects: a.Objects, Meta: a.Meta, Config: s.ServiceConfig(), Now: a.Now, NewUUID: a.NewUUID}
-		a.handler = httpapi.NewServer(httpapi.Options{Service: svc, Logger: a.log(), AllowedOrigins: a.AllowedOrigins, Now: a.Now})
+		svc := &storage.Service{Objects: a.Objects, Meta: a.Meta, Config: s.ServiceConfig(), Now: a.Now, NewUUID: a.NewUUID,
+			RequireAuth: a.Auth != nil}
+		a.handler = httpapi.NewServer(httpapi.Options{Service: svc, Logger: a.log(), AllowedOrigins: a.AllowedOrigins, Now: a.Now,
+			Auth: a.Auth, Links: a.Links, DownloadOrigin: a.DownloadOrigin})
 		a.settings = s
 	}
 	return a.handler

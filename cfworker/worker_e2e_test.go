@@ -125,3 +125,20 @@ func TestWorkerChunkNeedsContentLength(t *testing.T) {
 	// The refused chunk left nothing behind; the upload completes normally.
 	at.UploadAll(u)
 }
+
+// TestWorkerAuth runs the identity and access suite against a second Worker
+// started with JWT_SECRET and SIGNING_KEY (`.ci/run` starts it and exports
+// MEMENOW_TEST_WORKER_AUTH_URL and MEMENOW_TEST_WORKER_AUTH_SECRET).
+func TestWorkerAuth(t *testing.T) {
+	url, secret := os.Getenv("MEMENOW_TEST_WORKER_AUTH_URL"), os.Getenv("MEMENOW_TEST_WORKER_AUTH_SECRET")
+	if url == "" || secret == "" {
+		if os.Getenv("MEMENOW_REQUIRE_WORKER") == "1" {
+			t.Fatal("MEMENOW_REQUIRE_WORKER=1 but MEMENOW_TEST_WORKER_AUTH_URL or MEMENOW_TEST_WORKER_AUTH_SECRET is not set")
+		}
+		t.Skip("no Worker with auth: set MEMENOW_TEST_WORKER_AUTH_URL and MEMENOW_TEST_WORKER_AUTH_SECRET")
+	}
+	apitest.RunAuth(t, apitest.AuthTarget{
+		Target: apitest.Target{BaseURL: url, MaxFileSize: cfworker.DefaultSettings().MaxFileSize},
+		Secret: []byte(secret),
+	})
+}

@@ -30,6 +30,24 @@ type serveConfig struct {
 	S3Endpoint      string
 	S3Region        string
 	S3PathStyle     bool
+
+	// Identity and access (see auth.go).
+	JWTSecret      string // HMAC secret of user tokens
+	JWTSecretFile  string // file holding it
+	JWKSURL        string // JWKS endpoint of user tokens' public keys
+	JWTIssuer      string
+	JWTAudience    string
+	JWTRoleClaim   string
+	SigningKey     string // signs share links and upload tokens; generated in the data dir when empty
+	MaxShareTTL    time.Duration
+	DownloadOrigin string
+	InsecureNoAuth bool
+	corsSet        bool // --cors-origins (or the old --allowed-origins) was given
+}
+
+// authOn reports whether a key source for user tokens is configured.
+func (c *serveConfig) authOn() bool {
+	return c.JWTSecret != "" || c.JWTSecretFile != "" || c.JWKSURL != ""
 }
 
 // setting is one configuration value: a flag, its MEMENOW_* variable and its
@@ -81,18 +99,8 @@ func serveSettings() []setting {
 			c.ChunkSize, err = parseSize(v)
 			return err
 		}},
-		{"allowed-origins", "comma-separated origins browsers may call the API from, or *", "*", func(c *serveConfig, v string) error {
-			c.AllowedOrigins = nil
-			for _, o := range strings.Split(v, ",") {
-				if o = strings.TrimSpace(o); o != "" {
-					c.AllowedOrigins = append(c.AllowedOrigins, o)
-				}
-			}
-			if len(c.AllowedOrigins) == 0 {
-				return errors.New("allowed origins must not be empty (use * for any)")
-			}
-			return nil
-		}},
+		{"cors-origins", "comma-separated origins browsers may call the API from, or * (default: * with auth off, none with auth on)", "", setCORSOrigins},
+		{"allowed-origins", "old name of --cors-origins", "", setCORSOrigins},
 		{"shutdown-timeout", "how long in-flight requests may run after SIGTERM/SIGINT", "30s", func(c *serveConfig, v string) (err error) {
 			c.ShutdownTimeout, err = time.ParseDuration(v)
 			if err == nil && c.ShutdownTimeout < 0 {
@@ -147,11 +155,97 @@ func serveSettings() []setting {
 			c.S3PathStyle, err = strconv.ParseBool(v)
 			return err
 		}},
+		{"jwt-secret", "HMAC secret of user tokens (HS256/384/512); turns auth on", "", func(c *serveConfig, v string) error {
+			c.JWTSecret = v
+			return nil
+		}},
+		{"jwt-secret-file", "file holding the HMAC secret of user tokens; turns auth on", "", func(c *serveConfig, v string) error {
+			c.JWTSecretFile = v
+			return nil
+		}},
+		{"jwks-url", "JWKS URL of user tokens' public keys (RS256, PS256, ES256, ES384, EdDSA); turns auth on", "", func(c *serveConfig, v string) error {
+			if v != "" && !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") {
+				return errors.New("must be an http:// or https:// URL")
+			}
+			c.JWKSURL = v
+			return nil
+		}},
+		{"jwt-issuer", "required iss claim of user tokens (unchecked when empty)", "", func(c *serveConfig, v string) error {
+			c.JWTIssuer = v
+			return nil
+		}},
+		{"jwt-audience", "required aud claim of user tokens (unchecked when empty)", "", func(c *serveConfig, v string) error {
+			c.JWTAudience = v
+			return nil
+		}},
+		{"jwt-role-claim", "claim of user tokens that holds the role (creator, member or subscriber)", "role", func(c *serveConfig, v string) error {
+			if v == "" {
+				return errors.New("must not be empty")
+			}
+			c.JWTRoleClaim = v
+			return nil
+		}},
+		{"signing-key", "key that signs share links and upload tokens (base64 or hex, 32+ bytes); every instance needs the same (default: generated once in DATA_DIR/signing.key)", "", func(c *serveConfig, v string) error {
+			c.SigningKey = v
+			return nil
+		}},
+		{"max-share-ttl", "longest life of a share link", "168h", func(c *serveConfig, v string) (err error) {
+			c.MaxShareTTL, err = parseDuration(v)
+			if err == nil && c.MaxShareTTL < time.Second {
+				err = errors.New("must be at least 1s")
+			}
+			return err
+		}},
+		{"download-origin", "origin that share links point at, e.g. https://files.example.com (a separate host name is recommended)", "", func(c *serveConfig, v string) error {
+			if v != "" && !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") {
+				return fmt.Errorf("must be an http:// or https:// origin, got %q", v)
+			}
+			c.DownloadOrigin = strings.TrimRight(v, "/")
+			return nil
+		}},
+		{"insecure-no-auth", "allow listening on a non-loopback address without auth (anyone may then act as anyone)", "false", func(c *serveConfig, v string) (err error) {
+			c.InsecureNoAuth, err = strconv.ParseBool(v)
+			return err
+		}},
 		{"database-name", "name of the database (kept for the original's config files; unused)", "UPLOAD_DB", func(c *serveConfig, v string) error {
 			c.DatabaseName = v
 			return nil
 		}},
 	}
+}
+
+// setCORSOrigins applies --cors-origins (or its old name --allowed-origins).
+// Empty leaves the default, which depends on whether auth is on.
+func setCORSOrigins(c *serveConfig, v string) error {
+	if v == "" {
+		return nil
+	}
+	c.AllowedOrigins, c.corsSet = nil, true
+	for _, o := range strings.Split(v, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.AllowedOrigins = append(c.AllowedOrigins, o)
+		}
+	}
+	if len(c.AllowedOrigins) == 0 {
+		return errors.New("CORS origins must not be empty (use * for any)")
+	}
+	return nil
+}
+
+// parseDuration parses a Go duration ("90m", "168h") or a number of days ("7d").
+func parseDuration(v string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(strings.TrimSpace(v), "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 36500 {
+			return 0, fmt.Errorf("%q is not a duration", v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration (e.g. 90m, 168h, 7d)", v)
+	}
+	return d, nil
 }
 
 // loadServeConfig resolves the configuration with the precedence

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	storage "github.com/memenow/memenow-storage"
+	"github.com/memenow/memenow-storage/auth"
 	"github.com/memenow/memenow-storage/httpapi"
 	"github.com/memenow/memenow-storage/web"
 )
@@ -40,7 +41,27 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintf(stderr, "memenow-storage: invalid configuration: %v\n", err)
 		return exitUsage
 	}
+	if !cfg.authOn() && !isLoopback(cfg.Addr) && !cfg.InsecureNoAuth {
+		fmt.Fprintf(stderr, "memenow-storage: refusing to listen on %s without auth: anyone could act as any user and read every file.\n"+
+			"Configure --jwt-secret, --jwt-secret-file or --jwks-url, or pass --insecure-no-auth to accept that.\n", cfg.Addr)
+		return exitUsage
+	}
+	limits.MaxShareTTL = cfg.MaxShareTTL
 	log := newLogger(stderr, cfg)
+	if !cfg.authOn() && !isLoopback(cfg.Addr) {
+		log.Warn("auth is off on a non-loopback address (--insecure-no-auth): anyone may act as any user and read every file", "addr", cfg.Addr)
+	}
+
+	verifier, signer, err := openAuth(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "memenow-storage: %v\n", err)
+		return exitFailure
+	}
+	var authenticator httpapi.Authenticator
+	if verifier != nil {
+		defer verifier.Close()
+		authenticator = &auth.Authenticator{Verifier: verifier, Signer: signer}
+	}
 
 	svc, closeStores, err := openStores(ctx, cfg, limits)
 	if err != nil {
@@ -48,6 +69,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return exitFailure
 	}
 	defer closeStores()
+	svc.RequireAuth = authenticator != nil
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -55,13 +77,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return exitFailure
 	}
 	srv := &http.Server{
-		Handler:           httpapi.NewServer(httpapi.Options{Service: svc, Logger: log, AllowedOrigins: cfg.AllowedOrigins, Page: web.Handler()}),
+		Handler: httpapi.NewServer(httpapi.Options{
+			Service: svc, Logger: log, AllowedOrigins: cfg.AllowedOrigins, Page: web.Handler(),
+			Auth: authenticator, Links: signer, DownloadOrigin: cfg.DownloadOrigin,
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("memenow-storage listening", "addr", "http://"+ln.Addr().String(),
-		"metadata", describeDatabase(cfg), "storage", svc.Objects.Describe())
+		"metadata", describeDatabase(cfg), "storage", svc.Objects.Describe(), "auth", cfg.authOn())
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -7,10 +7,14 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"syscall/js"
+	"time"
 
 	"github.com/memenow/memenow-storage/cfworker"
 )
@@ -23,18 +27,43 @@ func main() {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	var origins []string
-	for _, o := range strings.Split(os.Getenv("ALLOWED_ORIGINS"), ",") {
+	corsVar := os.Getenv("CORS_ORIGINS")
+	if corsVar == "" {
+		corsVar = os.Getenv("ALLOWED_ORIGINS") // the old name
+	}
+	for _, o := range strings.Split(corsVar, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			origins = append(origins, o)
 		}
 	}
 	_ = js.Global() // the shim has set up the JavaScript side before main runs
+	authenticator, links, err := workerAuth(context.Background(), log)
+	if err != nil {
+		// Refuse every request rather than serve without the configured auth.
+		log.Error("auth configuration is invalid; every request is refused", "err", err)
+		cfworker.Serve(refuseAll{}, log)
+		return
+	}
 	app := &cfworker.App{
 		Objects:        &cfworker.ObjectStore{Bucket: cfworker.JSR2{}, Name: "STORAGE_BUCKET"},
 		Meta:           &cfworker.MetaStore{DB: cfworker.JSD1{}},
 		Config:         &cfworker.ConfigSource{KV: cfworker.JSKV{}, Logger: log},
 		Logger:         log,
 		AllowedOrigins: origins,
+		Auth:           authenticator,
+		Links:          links,
+		DownloadOrigin: strings.TrimRight(os.Getenv("DOWNLOAD_ORIGIN"), "/"),
 	}
 	cfworker.Serve(app, log)
+}
+
+// refuseAll answers 503 to every request: the Worker's configuration is
+// invalid, and serving without the auth it names would be unsafe.
+type refuseAll struct{}
+
+func (refuseAll) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = fmt.Fprintf(w, `{"error":{"code":"SERVICE_UNAVAILABLE","message":"the service is misconfigured; see the Worker's log","timestamp":%q}}`+"\n",
+		time.Now().UTC().Format(time.RFC3339))
 }

@@ -2,9 +2,11 @@
 // 127.0.0.1 with real local R2, D1 and KV persisted under a folder, prints
 // "MEMENOW_TEST_WORKER_URL=<url>" and runs until SIGINT or SIGTERM.
 //
-//   node test/start.mjs [--persist DIR] [--port N] [--kv-config JSON]
+//   node test/start.mjs [--persist DIR] [--port N] [--kv-config JSON] [--vars JSON]
 //
 // --kv-config stores JSON (or any text) under the KV key "config" first.
+// --vars adds text bindings (variables and secrets, e.g. JWT_SECRET) as a
+// JSON object of strings.
 import { Miniflare } from "miniflare";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,6 +20,7 @@ const { values } = parseArgs({
     persist: { type: "string" },
     port: { type: "string", default: "0" },
     "kv-config": { type: "string" },
+    vars: { type: "string" },
   },
 });
 const persist = values.persist || mkdtempSync(join(tmpdir(), "memenow-worker-"));
@@ -34,7 +37,11 @@ const mf = new Miniflare({
   host: "127.0.0.1",
   port: Number(values.port),
   cf: false,
-  bindings: { ALLOWED_ORIGINS: "*", LOG_LEVEL: process.env.LOG_LEVEL || "info" },
+  bindings: {
+    ALLOWED_ORIGINS: "*",
+    LOG_LEVEL: process.env.LOG_LEVEL || "info",
+    ...(values.vars ? JSON.parse(values.vars) : {}),
+  },
   r2Buckets: ["STORAGE_BUCKET"],
   d1Databases: { UPLOAD_DB: "00000000-0000-0000-0000-000000000000" },
   kvNamespaces: { STORAGE_CONFIG: "00000000000000000000000000000000" },

@@ -1,0 +1,82 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/memenow/memenow-storage/apitest"
+	"github.com/memenow/memenow-storage/auth"
+	"github.com/memenow/memenow-storage/httpapi"
+)
+
+// startAuthServer returns an in-process server on SQLite and disk with auth
+// on (HS256 user tokens signed with secret).
+func startAuthServer(t *testing.T, secret []byte, origins []string) *httptest.Server {
+	t.Helper()
+	svc := newService(t)
+	svc.RequireAuth = true
+	verifier, err := auth.NewVerifier(context.Background(), auth.Config{HMACSecrets: [][]byte{secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(verifier.Close)
+	key, err := auth.GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := auth.NewSigner(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(httpapi.NewServer(httpapi.Options{Service: svc, Logger: quietLogger(),
+		Auth: &auth.Authenticator{Verifier: verifier, Signer: signer}, Links: signer, AllowedOrigins: origins}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestAuthAPI runs the identity and access suite in process.
+func TestAuthAPI(t *testing.T) {
+	secret := []byte("an-hmac-secret-of-at-least-32-bytes!!")
+	srv := startAuthServer(t, secret, nil)
+	apitest.RunAuth(t, apitest.AuthTarget{Target: apitest.Target{BaseURL: srv.URL}, Secret: secret})
+}
+
+// TestAuthCORS: with auth on, no origin is allowed unless listed, and
+// credentials are never allowed.
+func TestAuthCORS(t *testing.T) {
+	secret := []byte("an-hmac-secret-of-at-least-32-bytes!!")
+	preflight := func(base, origin string) http.Header {
+		req, _ := http.NewRequest("OPTIONS", base+"/api/upload/init", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header
+	}
+	closed := startAuthServer(t, secret, nil)
+	if h := preflight(closed.URL, "https://evil.example"); h.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("auth on, no list: origin allowed: %v", h)
+	}
+	listed := startAuthServer(t, secret, []string{"https://app.example"})
+	h := preflight(listed.URL, "https://app.example")
+	if h.Get("Access-Control-Allow-Origin") != "https://app.example" || h.Get("Access-Control-Allow-Credentials") != "" {
+		t.Fatalf("listed origin: %v", h)
+	}
+	if !strings.Contains(strings.ToLower(h.Get("Access-Control-Allow-Headers")), "authorization") {
+		t.Fatalf("Authorization not allowed: %v", h)
+	}
+	if h := preflight(listed.URL, "https://evil.example"); h.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("unlisted origin allowed: %v", h)
+	}
+	star := startAuthServer(t, secret, []string{"*"})
+	if h := preflight(star.URL, "https://any.example"); h.Get("Access-Control-Allow-Origin") != "*" || h.Get("Access-Control-Allow-Credentials") != "" {
+		t.Fatalf("*: %v", h)
+	}
+}
