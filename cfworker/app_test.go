@@ -7,15 +7,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	storage "github.com/memenow/memenow-storage"
 	"github.com/memenow/memenow-storage/cfworker"
 )
 
@@ -56,7 +60,8 @@ func (f *faultyR2) Head(ctx context.Context, key string) (*cfworker.R2Object, er
 func (f *faultyR2) Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
 	return nil, f.err("get")
 }
-func (f *faultyR2) Ping(ctx context.Context) error { return f.err("ping") }
+func (f *faultyR2) Delete(ctx context.Context, key string) error { return f.err("delete") }
+func (f *faultyR2) Ping(ctx context.Context) error               { return f.err("ping") }
 
 // memKV is a KV namespace in memory; err, when set, is returned by Get.
 type memKV struct {
@@ -150,6 +155,19 @@ func initBody(name string) []byte {
 	return []byte(`{"file_name":"` + name + `","total_size":100,"user_id":"u1","user_role":"creator"}`)
 }
 
+// completedUpload records a completed upload holding key in e's D1, as if
+// its object had been stored.
+func completedUpload(t *testing.T, e *appEnv, key string) {
+	t.Helper()
+	now := time.Now().UTC()
+	u := &storage.Upload{ID: fmt.Sprintf("%d-done-%s", now.UnixMilli(), t.Name()), FileName: path.Base(key), TotalSize: 100,
+		UserID: "u1", UserRole: storage.RoleCreator, ContentType: "application/octet-stream", ChunkSize: 100,
+		TotalChunks: 1, Status: storage.StatusCompleted, Key: key, CreatedAt: now, UpdatedAt: now}
+	if err := (&cfworker.MetaStore{DB: e.d1}).CreateUpload(t.Context(), u); err != nil {
+		t.Fatalf("CreateUpload: %v", err)
+	}
+}
+
 // TestAppErrorPaths checks that R2 and D1 failures answer 502 with
 // R2_ERROR and DATABASE_ERROR in the error shape, never a bare 500.
 func TestAppErrorPaths(t *testing.T) {
@@ -168,7 +186,9 @@ func TestAppErrorPaths(t *testing.T) {
 			return do(t, "PUT", e.url+"/api/upload/chunk", map[string]string{"X-Upload-Id": id, "X-Chunk-Index": "0"}, make([]byte, 100))
 		}, 502, "R2_ERROR"},
 		{"R2 head fails on download", "head", false, func(e *appEnv, _ string) reply {
-			return do(t, "GET", e.url+"/api/files/creator/u1/20240101/other/a.bin", nil, nil)
+			key := "creator/u1/20240101/other/a.bin"
+			completedUpload(t, e, key)
+			return do(t, "GET", e.url+"/api/files/"+key, nil, nil)
 		}, 502, "R2_ERROR"},
 		{"D1 fails on status", "", true, func(e *appEnv, id string) reply {
 			return do(t, "GET", e.url+"/api/upload/"+id+"/status", nil, nil)

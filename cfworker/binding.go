@@ -61,6 +61,8 @@ type R2 interface {
 	Head(ctx context.Context, key string) (*R2Object, error)
 	// Get streams length bytes of the object at key from offset.
 	Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
+	// Delete removes the object at key; a missing object is no error.
+	Delete(ctx context.Context, key string) error
 	// Ping lists at most one key.
 	Ping(ctx context.Context) error
 }

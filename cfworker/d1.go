@@ -27,7 +27,7 @@ var _ storage.MetaStore = (*MetaStore)(nil)
 
 const uploadColumns = `id, file_name, total_size, user_id, user_role, content_type,
 	chunk_size, total_chunks, status, r2_key, store_handle, chunks_uploaded,
-	bytes_uploaded, created_at, updated_at`
+	bytes_uploaded, created_at, updated_at, visibility`
 
 func (s *MetaStore) nowMS() int64 {
 	if s.Now != nil {
@@ -50,13 +50,18 @@ func isUnique(err error, column string) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed: uploads."+column)
 }
 
-// CreateUpload inserts u. Errors: CodeKeyTaken, CodeDatabase.
+// CreateUpload inserts u; an empty Visibility is stored as private.
+// Errors: CodeKeyTaken, CodeDatabase.
 func (s *MetaStore) CreateUpload(ctx context.Context, u *storage.Upload) error {
+	vis := u.Visibility
+	if vis == "" {
+		vis = storage.VisibilityPrivate
+	}
 	_, err := s.DB.Query(ctx, Statement{SQL: `INSERT INTO uploads (` + uploadColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, Params: []any{
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, Params: []any{
 		u.ID, u.FileName, u.TotalSize, u.UserID, string(u.UserRole), u.ContentType,
 		u.ChunkSize, u.TotalChunks, string(u.Status), u.Key, u.StoreHandle, u.ChunksUploaded,
-		u.BytesUploaded, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli()}})
+		u.BytesUploaded, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli(), string(vis)}})
 	if isUnique(err, "r2_key") {
 		return storage.Wrap(storage.CodeKeyTaken, err, "the key is reserved by another upload")
 	}
@@ -75,6 +80,57 @@ func (s *MetaStore) GetUpload(ctx context.Context, id string) (*storage.Upload, 
 	return uploadOf(res.Rows[0])
 }
 
+// GetUploadByKey returns the upload that holds key: the one that is not
+// cancelled (the partial unique index on r2_key allows only one). Errors:
+// CodeUploadNotFound, CodeDatabase.
+func (s *MetaStore) GetUploadByKey(ctx context.Context, key string) (*storage.Upload, error) {
+	res, err := s.DB.Query(ctx, Statement{SQL: `SELECT ` + uploadColumns + ` FROM uploads
+		WHERE r2_key = ? AND status <> 'cancelled'`, Params: []any{key}})
+	if err != nil {
+		return nil, dbError(err)
+	}
+	if len(res.Rows) == 0 {
+		return nil, storage.Errorf(storage.CodeUploadNotFound, "no upload holds that key")
+	}
+	return uploadOf(res.Rows[0])
+}
+
+// ListUploads returns up to q.Limit (at least 1) uploads newest first, by
+// created_at and then id, both descending, filtered by q's user and status
+// and starting after q.After, in one query that the indexes on (user_id,
+// created_at, id) and (created_at, id) serve. Errors: CodeDatabase.
+func (s *MetaStore) ListUploads(ctx context.Context, q storage.ListQuery) ([]*storage.Upload, error) {
+	var where []string
+	var args []any
+	if q.UserID != "" {
+		where, args = append(where, "user_id = ?"), append(args, q.UserID)
+	}
+	if q.Status != "" {
+		where, args = append(where, "status = ?"), append(args, string(q.Status))
+	}
+	if q.After != nil {
+		where, args = append(where, "(created_at, id) < (?, ?)"), append(args, q.After.CreatedAt.UnixMilli(), q.After.ID)
+	}
+	sql := `SELECT ` + uploadColumns + ` FROM uploads`
+	if len(where) > 0 {
+		sql += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	sql += ` ORDER BY created_at DESC, id DESC LIMIT ?`
+	res, err := s.DB.Query(ctx, Statement{SQL: sql, Params: append(args, max(q.Limit, 1))})
+	if err != nil {
+		return nil, dbError(err)
+	}
+	us := make([]*storage.Upload, 0, len(res.Rows))
+	for _, row := range res.Rows {
+		u, err := uploadOf(row)
+		if err != nil {
+			return nil, err
+		}
+		us = append(us, u)
+	}
+	return us, nil
+}
+
 // uploadOf reads an upload from a row of uploadColumns.
 func uploadOf(row map[string]any) (*storage.Upload, error) {
 	var r rowReader = row
@@ -83,8 +139,8 @@ func uploadOf(row map[string]any) (*storage.Upload, error) {
 		UserID: r.str("user_id"), UserRole: storage.Role(r.str("user_role")), ContentType: r.str("content_type"),
 		ChunkSize: r.int("chunk_size"), TotalChunks: int(r.int("total_chunks")), Status: storage.Status(r.str("status")),
 		Key: r.str("r2_key"), StoreHandle: r.str("store_handle"), ChunksUploaded: int(r.int("chunks_uploaded")),
-		BytesUploaded: r.int("bytes_uploaded"),
-		CreatedAt:     time.UnixMilli(r.int("created_at")).UTC(), UpdatedAt: time.UnixMilli(r.int("updated_at")).UTC(),
+		BytesUploaded: r.int("bytes_uploaded"), Visibility: storage.Visibility(r.str("visibility")),
+		CreatedAt: time.UnixMilli(r.int("created_at")).UTC(), UpdatedAt: time.UnixMilli(r.int("updated_at")).UTC(),
 	}
 	return u, nil
 }

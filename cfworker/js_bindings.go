@@ -156,6 +156,13 @@ func (JSR2) Get(ctx context.Context, key string, offset, length int64) (io.ReadC
 	return &jsStream{ctx: ctx, id: v.Int()}, nil
 }
 
+// Delete removes the object at key (R2's delete, which succeeds when there
+// is none).
+func (JSR2) Delete(ctx context.Context, key string) error {
+	_, err := call(ctx, "r2.delete", key)
+	return err
+}
+
 // Ping lists at most one key.
 func (JSR2) Ping(ctx context.Context) error {
 	_, err := call(ctx, "r2.ping")

@@ -151,6 +151,15 @@ func (s *ObjectStore) Open(ctx context.Context, key string) (storage.Object, err
 	return &object{ctx: ctx, bucket: s.Bucket, info: infoOf(obj)}, nil
 }
 
+// Delete removes the object at key. R2's delete succeeds when there is no
+// object, so deleting twice is no error. Errors: CodeStorage.
+func (s *ObjectStore) Delete(ctx context.Context, key string) error {
+	if err := s.Bucket.Delete(ctx, key); err != nil {
+		return storage.Wrap(storage.CodeStorage, err, "the object store could not delete the file")
+	}
+	return nil
+}
+
 // Ping lists one key. Errors: CodeStorage.
 func (s *ObjectStore) Ping(ctx context.Context) error {
 	if err := s.Bucket.Ping(ctx); err != nil {
