@@ -118,6 +118,7 @@ const operations = {
     return null;
   },
   "r2.head": async (rc, key) => describe(await rc.env.STORAGE_BUCKET.head(key)),
+  "r2.delete": async (rc, key) => { await rc.env.STORAGE_BUCKET.delete(key); return null; },
   "r2.get": async (rc, key, offset, length) => {
     const obj = await rc.env.STORAGE_BUCKET.get(key, { range: { offset, length } });
     if (!obj) throw new Error("no object at the key (10007)");
