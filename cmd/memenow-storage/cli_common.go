@@ -33,34 +33,86 @@ const cliDefaultServer = "http://127.0.0.1:8787"
 
 // cliCommon holds the flags every client subcommand takes.
 type cliCommon struct {
-	server string
-	token  string
-	quiet  bool
+	server   string
+	token    string // --token
+	envToken string // MEMENOW_TOKEN, used when --token is not given
+	quiet    bool
+}
+
+// cliDoc is the -h text of a client subcommand.
+type cliDoc struct {
+	usage    string   // "list [flags]": the synopsis after "memenow-storage "
+	about    string   // what the command does, one paragraph
+	examples []string // whole command lines
 }
 
 // cliFlagSet returns a flag set for a client subcommand that reports errors
-// on stderr, with the flags every client subcommand takes.
-func cliFlagSet(name, usage string, getenv func(string) string, stderr io.Writer) (*flag.FlagSet, *cliCommon) {
+// on stderr, with the flags every client subcommand takes and -h output
+// made of doc.
+func cliFlagSet(name string, doc cliDoc, getenv func(string) string, stderr io.Writer) (*flag.FlagSet, *cliCommon) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: memenow-storage %s\n\nflags:\n", usage)
+		fmt.Fprintf(stderr, "usage: memenow-storage %s\n", doc.usage)
+		if doc.about != "" {
+			fmt.Fprintf(stderr, "\n%s\n", doc.about)
+		}
+		fmt.Fprintf(stderr, "\nflags:\n")
 		fs.PrintDefaults()
+		if len(doc.examples) > 0 {
+			fmt.Fprintf(stderr, "\nexample:\n")
+			for _, e := range doc.examples {
+				fmt.Fprintf(stderr, "  %s\n", e)
+			}
+		}
 	}
-	c := &cliCommon{}
+	c := &cliCommon{envToken: getenv("MEMENOW_TOKEN")}
 	server := getenv("MEMENOW_SERVER")
 	if server == "" {
 		server = cliDefaultServer
 	}
 	fs.StringVar(&c.server, "server", server, "server URL (env MEMENOW_SERVER)")
-	fs.StringVar(&c.token, "token", getenv("MEMENOW_TOKEN"), "bearer token sent to the server (env MEMENOW_TOKEN)")
-	fs.BoolVar(&c.quiet, "quiet", false, "print no progress")
+	// The default is not the environment's token, so that -h never prints it.
+	fs.StringVar(&c.token, "token", "", "bearer token for a server with auth on (env MEMENOW_TOKEN, which keeps it out of the process list)")
+	fs.BoolVar(&c.quiet, "quiet", false, "print no progress or notes")
 	return fs, c
+}
+
+// bearer returns the token to send: --token, else MEMENOW_TOKEN, else "".
+func (c *cliCommon) bearer() string {
+	if c.token != "" {
+		return c.token
+	}
+	return c.envToken
 }
 
 // client returns an API client for the chosen server.
 func (c *cliCommon) client() *client.Client {
-	return &client.Client{BaseURL: c.server, Token: c.token, UserAgent: "memenow-storage-cli/1"}
+	return &client.Client{BaseURL: c.server, Token: c.bearer(), UserAgent: "memenow-storage-cli/1"}
+}
+
+// cliNeedToken is what a client subcommand says when the server wants a
+// token and none was given.
+const cliNeedToken = "memenow-storage: the server requires a token: pass --token or set MEMENOW_TOKEN"
+
+// fail reports err and returns cliExitFail. A refusal for want of a valid
+// token says so plainly: that one is needed, or why the server refused the
+// one given (never the token itself).
+func (c *cliCommon) fail(stderr io.Writer, cmd string, err error) int {
+	if client.IsUnauthorized(err) {
+		if c.bearer() == "" {
+			fmt.Fprintln(stderr, cliNeedToken)
+			return cliExitFail
+		}
+		reason := "the token was not accepted"
+		var se *storage.Error
+		if errors.As(err, &se) && se.Message != "" {
+			reason = se.Message
+		}
+		fmt.Fprintf(stderr, "memenow-storage: the server refused the token: %s\n", reason)
+		return cliExitFail
+	}
+	return cliFail(stderr, cmd, err)
 }
 
 // cliParse parses args, allowing flags after positional arguments

@@ -5,18 +5,29 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"time"
 
+	storage "github.com/memenow/memenow-storage"
 	"github.com/memenow/memenow-storage/client"
 )
 
-const downloadUsage = "download KEY [-o FILE] [flags]"
+// downloadDoc is the -h text of download.
+var downloadDoc = cliDoc{
+	usage: "download KEY [-o FILE] [flags]",
+	about: "Save the stored file at KEY, resuming an interrupted download from FILE.part,\n" +
+		"and print the saved path. With auth on, files that are not public need a token.",
+	examples: []string{
+		"memenow-storage download creator/alice/20240112/video/clip.mp4",
+		"memenow-storage download creator/alice/20240112/video/clip.mp4 -o - | mpv -",
+	},
+}
 
 // runDownload is the download subcommand: it saves the file at KEY (to the
 // key's base name unless -o says otherwise, "-" meaning stdout), resuming
 // an interrupted download from its FILE.part, and prints the saved path on
 // stdout. args are the arguments after "download".
 func runDownload(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs, common := cliFlagSet("download", downloadUsage, getenv, stderr)
+	fs, common := cliFlagSet("download", downloadDoc, getenv, stderr)
 	out := fs.String("o", "", "output file, or - for stdout (default: the key's last segment)")
 	pos, code, ok := cliParse(fs, args)
 	if !ok {
@@ -48,7 +59,18 @@ func runDownload(ctx context.Context, args []string, getenv func(string) string,
 			fmt.Fprintf(stderr, "memenow-storage download: interrupted; %s.part keeps what arrived: run the same command again to resume\n", dest)
 			return cliExitFail
 		}
-		return cliFail(stderr, "download", err)
+		if storage.HasCode(err, storage.CodeNotFound) && common.bearer() == "" {
+			// A private file is hidden from a caller without a token.
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			me, merr := c.Me(cctx)
+			cancel()
+			if merr == nil && me.Auth {
+				cliFail(stderr, "download", err)
+				fmt.Fprintln(stderr, "memenow-storage download: this server checks tokens, and files that are not public need one: pass --token or set MEMENOW_TOKEN")
+				return cliExitFail
+			}
+		}
+		return common.fail(stderr, "download", err)
 	}
 	if dest != "-" {
 		fmt.Fprintln(stdout, dest)

@@ -9,7 +9,11 @@ import (
 // runStatus is the status subcommand: it prints the status of upload ID as
 // JSON. args are the arguments after "status".
 func runStatus(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs, common := cliFlagSet("status", "status UPLOAD_ID [flags]", getenv, stderr)
+	fs, common := cliFlagSet("status", cliDoc{
+		usage:    "status UPLOAD_ID [flags]",
+		about:    "Print the state of an upload and its stored chunks as JSON.",
+		examples: []string{"memenow-storage status 1641987000000-550e8400-e29b-41d4-a716-446655440000"},
+	}, getenv, stderr)
 	pos, code, ok := cliParse(fs, args)
 	if !ok {
 		return code
@@ -19,7 +23,7 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	st, err := common.client().Status(ctx, pos[0])
 	if err != nil {
-		return cliFail(stderr, "status", err)
+		return common.fail(stderr, "status", err)
 	}
 	return cliPrintJSON(stdout, stderr, "status", st)
 }
@@ -27,7 +31,11 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 // runCancel is the cancel subcommand: it cancels upload ID and prints the
 // server's answer as JSON. args are the arguments after "cancel".
 func runCancel(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs, common := cliFlagSet("cancel", "cancel UPLOAD_ID [flags]", getenv, stderr)
+	fs, common := cliFlagSet("cancel", cliDoc{
+		usage:    "cancel UPLOAD_ID [flags]",
+		about:    "Abandon an unfinished upload: its chunks and reserved key are freed. Prints the server's answer as JSON.",
+		examples: []string{"memenow-storage cancel 1641987000000-550e8400-e29b-41d4-a716-446655440000"},
+	}, getenv, stderr)
 	pos, code, ok := cliParse(fs, args)
 	if !ok {
 		return code
@@ -37,7 +45,7 @@ func runCancel(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	res, err := common.client().Cancel(ctx, pos[0])
 	if err != nil {
-		return cliFail(stderr, "cancel", err)
+		return common.fail(stderr, "cancel", err)
 	}
 	return cliPrintJSON(stdout, stderr, "cancel", res)
 }

@@ -17,14 +17,25 @@ import (
 	"github.com/memenow/memenow-storage/client"
 )
 
-const uploadUsage = "upload FILE --user-id ID --user-role creator|member|subscriber [flags]"
+// uploadDoc is the -h text of upload.
+var uploadDoc = cliDoc{
+	usage: "upload FILE [--user-id ID --user-role creator|member|subscriber] [flags]",
+	about: "Upload FILE in parallel chunks and print the stored file's key. Run the same\n" +
+		"command again to resume an interrupted upload. With a token (--token or\n" +
+		"MEMENOW_TOKEN) the owner comes from the token and --user-id/--user-role may be\n" +
+		"left out; without one they are required.",
+	examples: []string{
+		"memenow-storage upload clip.mp4 --user-id alice --user-role creator",
+		"MEMENOW_TOKEN=... memenow-storage upload clip.mp4 --public",
+	},
+}
 
 // runUpload is the upload subcommand: it uploads FILE in parallel chunks,
 // prints the stored file's key on stdout, and resumes an interrupted upload
 // of the same unchanged file when run again. args are the arguments after
 // "upload".
 func runUpload(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs, common := cliFlagSet("upload", uploadUsage, getenv, stderr)
+	fs, common := cliFlagSet("upload", uploadDoc, getenv, stderr)
 	userID := fs.String("user-id", "", "owner of the upload (required)")
 	role := fs.String("user-role", "", "role of the owner: creator, member or subscriber (required)")
 	contentType := fs.String("content-type", "", "MIME type (default: guessed from the file's extension)")
@@ -32,6 +43,7 @@ func runUpload(ctx context.Context, args []string, getenv func(string) string, s
 	chunkSize := fs.String("chunk-size", "", "chunk size to ask the server for, e.g. 8MiB (default: the server's)")
 	retries := fs.Int("retries", client.DefaultMaxRetries, "retries of a failed request before giving up (0: none)")
 	restart := fs.Bool("restart", false, "start a new upload instead of resuming an interrupted one")
+	public := fs.Bool("public", false, "let anyone read the file without a token (default: private to its owner)")
 	pos, code, ok := cliParse(fs, args)
 	if !ok {
 		return code
@@ -39,10 +51,10 @@ func runUpload(ctx context.Context, args []string, getenv func(string) string, s
 	switch {
 	case len(pos) != 1:
 		return cliUsageError(fs, stderr, "expected one FILE, got %d arguments", len(pos))
-	case *userID == "":
-		return cliUsageError(fs, stderr, "--user-id is required")
-	case *role == "":
-		return cliUsageError(fs, stderr, "--user-role is required")
+	case *userID == "" && common.bearer() == "":
+		return cliUsageError(fs, stderr, "--user-id is required (or a token that names the user: --token or MEMENOW_TOKEN)")
+	case *role == "" && common.bearer() == "":
+		return cliUsageError(fs, stderr, "--user-role is required (or a token that names the user: --token or MEMENOW_TOKEN)")
 	case *parallel < 1:
 		return cliUsageError(fs, stderr, "--parallel must be at least 1")
 	case *retries < 0:
@@ -57,6 +69,15 @@ func runUpload(ctx context.Context, args []string, getenv func(string) string, s
 		chunk = n
 	}
 
+	visibility := ""
+	if *public {
+		visibility = client.VisibilityPublic
+	}
+	c := common.client()
+	c.Retry.MaxRetries = *retries
+	if *retries == 0 {
+		c.Retry.MaxRetries = -1
+	}
 	f, err := os.Open(pos[0])
 	if err != nil {
 		return cliFail(stderr, "upload", err)
@@ -74,18 +95,34 @@ func runUpload(ctx context.Context, args []string, getenv func(string) string, s
 		ct = mime.TypeByExtension(filepath.Ext(fi.Name()))
 	}
 
+	// The owner the resume state is kept under: the flags, else the token's.
+	owner, ownerRole := *userID, *role
+	if owner == "" || ownerRole == "" {
+		me, err := c.Me(ctx)
+		if err != nil {
+			return common.fail(stderr, "upload", err)
+		}
+		if !me.Auth {
+			return cliUsageError(fs, stderr, "this server does not check tokens: --user-id and --user-role are required")
+		}
+		if me.UserID == "" {
+			return cliFail(stderr, "upload", fmt.Errorf("the token (a %s credential) names no user: use a user's token", me.Actor))
+		}
+		if owner == "" {
+			owner = me.UserID
+		}
+		if ownerRole == "" {
+			ownerRole = me.UserRole
+		}
+	}
+
 	states, err := newUploadStates(getenv)
 	if err != nil {
 		return cliFail(stderr, "upload", err)
 	}
-	id, err := uploadIdentity(pos[0], fi, common.server, *userID, *role)
+	id, err := uploadIdentity(pos[0], fi, common.server, owner, ownerRole)
 	if err != nil {
 		return cliFail(stderr, "upload", err)
-	}
-	c := common.client()
-	c.Retry.MaxRetries = *retries
-	if *retries == 0 {
-		c.Retry.MaxRetries = -1
 	}
 	resumeID := ""
 	if st, err := states.load(id); err == nil && st.UploadID != "" {
@@ -110,6 +147,7 @@ func runUpload(ctx context.Context, args []string, getenv func(string) string, s
 		UserID:        *userID,
 		UserRole:      *role,
 		ContentType:   ct,
+		Visibility:    visibility,
 		ChunkSize:     chunk,
 		Parallel:      *parallel,
 		ResumeID:      resumeID,
@@ -121,7 +159,7 @@ func runUpload(ctx context.Context, args []string, getenv func(string) string, s
 				fmt.Fprintf(stderr, "upload %s is gone on the server; started upload %s\n", resumeID, uploadID)
 			}
 			return states.save(id, uploadState{UploadID: uploadID, Server: common.server, File: id.path,
-				Size: fi.Size(), ModTime: fi.ModTime(), UserID: *userID, UserRole: *role})
+				Size: fi.Size(), ModTime: fi.ModTime(), UserID: owner, UserRole: ownerRole})
 		},
 	})
 	progress.finish(err == nil)
@@ -139,7 +177,7 @@ func runUpload(ctx context.Context, args []string, getenv func(string) string, s
 		case saved != "":
 			defer fmt.Fprintf(stderr, "upload %s can be resumed: run the same command again\n", saved)
 		}
-		return cliFail(stderr, "upload", err)
+		return common.fail(stderr, "upload", err)
 	}
 	_ = states.remove(id)
 	fmt.Fprintln(stdout, res.Key)

@@ -5,6 +5,9 @@
 //	memenow-storage download   download a stored file, with resume
 //	memenow-storage status     show an upload's status
 //	memenow-storage cancel     cancel an upload
+//	memenow-storage list       list your uploads
+//	memenow-storage delete     delete a stored file
+//	memenow-storage share      print a link that reads a file without a token
 //
 // Run "memenow-storage COMMAND -h" for a command's flags.
 package main
@@ -47,6 +50,9 @@ func commands() map[string]command {
 		"download": {"download a stored file, with resume", runDownload},
 		"status":   {"show an upload's status", runStatus},
 		"cancel":   {"cancel an upload", runCancel},
+		"list":     {"list your uploads, newest first", runList},
+		"delete":   {"delete a stored file", runDelete},
+		"share":    {"print a link that reads a file without a token", runShare},
 	}
 }
 
@@ -77,7 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 func usage(w io.Writer, cmds map[string]command) {
 	fmt.Fprintln(w, "usage: memenow-storage COMMAND [flags]")
 	fmt.Fprintln(w, "\ncommands:")
-	for _, name := range []string{"serve", "upload", "download", "status", "cancel", "migrate", "version"} {
+	for _, name := range []string{"serve", "upload", "download", "status", "cancel", "list", "delete", "share", "migrate", "version"} {
 		if c, ok := cmds[name]; ok {
 			fmt.Fprintf(w, "  %-9s %s\n", name, c.summary)
 		}
