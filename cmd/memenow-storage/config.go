@@ -310,7 +310,7 @@ var flagHelp = flag.ErrHelp
 type errUsage struct{ error }
 
 // readConfigFile reads a JSON object whose keys are settings' file keys.
-// Numbers and strings are accepted; unknown keys are an error, so that typos
+// Strings, numbers, booleans and lists of strings are accepted; unknown keys are an error, so that typos
 // do not go unnoticed.
 func readConfigFile(path string, settings []setting) (map[string]string, error) {
 	data, err := os.ReadFile(path)
@@ -345,7 +345,12 @@ func readConfigFile(path string, settings []setting) (map[string]string, error) 
 			out[key] = n.String()
 			continue
 		}
-		return nil, fmt.Errorf("config file %s: key %q must be a string or a number", path, key)
+		var b bool
+		if err := json.Unmarshal(value, &b); err == nil {
+			out[key] = strconv.FormatBool(b)
+			continue
+		}
+		return nil, fmt.Errorf("config file %s: key %q must be a string, a number, a boolean or a list of strings", path, key)
 	}
 	return out, nil
 }

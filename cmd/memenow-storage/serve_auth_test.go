@@ -274,3 +274,41 @@ func TestRunServeJWKS(t *testing.T) {
 		t.Fatalf("50 unknown kids caused %d JWKS fetches", after-before)
 	}
 }
+
+// TestConfigFileAuthSettings: the auth settings come from flags, the
+// environment and the config file, JSON booleans included; a secret's value
+// never appears in a configuration error.
+func TestConfigFileAuthSettings(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "auth.json")
+	os.WriteFile(file, []byte(`{"s3_path_style": true, "insecure_no_auth": false, "jwt_issuer": "https://id.example",
+		"cors_origins": ["https://a.example", "https://b.example"], "max_share_ttl": "2d", "download_origin": "https://files.example/"}`), 0o644)
+	var out strings.Builder
+	cfg, err := loadServeConfig([]string{"--config", file}, func(k string) string {
+		return map[string]string{"MEMENOW_JWT_SECRET": "s3cr3t-value"}[k]
+	}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.S3PathStyle || cfg.InsecureNoAuth || cfg.JWTIssuer != "https://id.example" || !cfg.authOn() ||
+		len(cfg.AllowedOrigins) != 2 || cfg.MaxShareTTL != 48*time.Hour || cfg.DownloadOrigin != "https://files.example" {
+		t.Fatalf("config %+v", cfg)
+	}
+	for _, bad := range [][]string{
+		{"--max-share-ttl", "0s"}, {"--max-share-ttl", "soon"}, {"--jwks-url", "ftp://x"},
+		{"--download-origin", "files.example"}, {"--jwt-role-claim", ""}, {"--cors-origins", " , "},
+	} {
+		if _, err := loadServeConfig(bad, func(string) string { return "" }, &out); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	if _, err := loadServeConfig([]string{"--jwt-secret-file", filepath.Join(dir, "missing")}, func(string) string { return "" }, &out); err != nil {
+		t.Fatalf("the secret file is read at start, not at parse: %v", err)
+	}
+	var errOut bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--jwt-secret-file", filepath.Join(dir, "missing")},
+		func(string) string { return "" }, nil, &bytes.Buffer{}, &errOut)
+	if code == 0 || !strings.Contains(errOut.String(), "jwt secret file") {
+		t.Fatalf("missing secret file: exit %d, %q", code, errOut.String())
+	}
+}
