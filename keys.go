@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // MaxFileNameBytes is the longest sanitised file name, in bytes of UTF-8.
@@ -80,10 +82,15 @@ func Category(contentType string) string {
 }
 
 // SanitizeFileName turns a client's file name into one safe as the last
-// segment of a key: only the part after the last '/' or '\', no control or
-// invalid UTF-8 characters, no leading dots or spaces, no trailing dots or
-// spaces, at most MaxFileNameBytes bytes with the extension kept. A name with
-// nothing left becomes "file".
+// segment of a key: only the part after the last '/' or '\', no control,
+// format or invalid UTF-8 characters, in Unicode NFC (so "café" typed with a
+// precomposed é or with e and a combining accent is the same name), no
+// leading dots or spaces, no trailing dots or spaces, at most
+// MaxFileNameBytes bytes with a short extension kept. A name with nothing
+// left becomes "file".
+//
+// The result is a fixed point: SanitizeFileName(SanitizeFileName(x)) ==
+// SanitizeFileName(x), and NFC normalisation leaves it unchanged.
 func SanitizeFileName(name string) string {
 	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
 		name = name[i+1:]
@@ -96,29 +103,58 @@ func SanitizeFileName(name string) string {
 		}
 		b.WriteRune(r)
 	}
-	name = strings.TrimRight(strings.TrimLeft(b.String(), ". \t"), ". \t")
+	// Normalise after dropping characters, not before: a dropped format
+	// character between a letter and its accent (e, U+200D, U+0301) would
+	// otherwise leave a name that is not NFC. Normalisation neither produces
+	// the dropped characters nor '/' or '\'.
+	name = trimDotsAndSpaces(norm.NFC.String(b.String()))
 	if name == "" {
 		return "file"
 	}
 	return truncateKeepingExt(name, MaxFileNameBytes)
 }
 
-// truncateKeepingExt shortens name to at most max bytes, cutting the stem
-// at a rune boundary and keeping a short extension.
+// trimDotsAndSpaces removes leading and trailing dots and spaces (Windows
+// drops the trailing ones, a leading dot hides a file). Both are starters
+// that combine with nothing, so an NFC name stays NFC.
+func trimDotsAndSpaces(s string) string {
+	return strings.Trim(s, ". ")
+}
+
+// truncateKeepingExt shortens an NFC name that starts with neither a dot
+// nor a space to at most max bytes (max ≥ 4), keeping an extension of 2 to
+// 16 bytes. The stem is cut where NFC normalisation starts a new segment, so
+// a letter is never parted from its accents and the result stays NFC, and
+// the cut stem loses the trailing dots and spaces the cut may expose.
 func truncateKeepingExt(name string, max int) string {
 	if len(name) <= max {
 		return name
 	}
 	ext := path.Ext(name)
-	if len(ext) > 16 || len(ext) >= max {
+	if len(ext) < 2 || len(ext) > 16 || len(ext) == len(name) || len(ext)+4 > max {
 		ext = ""
 	}
 	stem := name[:len(name)-len(ext)]
-	limit := max - len(ext)
-	for limit > 0 && !utf8.RuneStart(stem[limit]) {
-		limit--
+	// At least one whole rune (≤ 4 bytes) survives the cut, and the first
+	// is neither a dot nor a space, so the stem is never empty.
+	return strings.TrimRight(stem[:cutPoint(stem, max-len(ext))], ". ") + ext
+}
+
+// cutPoint returns the largest i ≤ limit (limit < len(s)) at which s can be
+// cut: a rune boundary where the next rune starts a new normalisation
+// segment. When no such point lies in the last 64 bytes (a long run of
+// combining marks), it settles for the last rune boundary.
+func cutPoint(s string, limit int) int {
+	runeStart := limit
+	for runeStart > 0 && !utf8.RuneStart(s[runeStart]) {
+		runeStart--
 	}
-	return stem[:limit] + ext
+	for i := runeStart; i > 0 && i > runeStart-64; i-- {
+		if utf8.RuneStart(s[i]) && norm.NFC.PropertiesString(s[i:]).BoundaryBefore() {
+			return i
+		}
+	}
+	return runeStart
 }
 
 // ObjectKey returns the key layout {role}/{user_id}/{YYYYMMDD UTC}/{category}/{file_name}.
@@ -126,12 +162,14 @@ func ObjectKey(role Role, userID string, day time.Time, contentType, fileName st
 	return fmt.Sprintf("%s/%s/%s/%s/%s", role, userID, day.UTC().Format("20060102"), Category(contentType), fileName)
 }
 
-// AlternativeFileName returns an alternative to a file name whose key is
-// taken, with suffix before the extension: ("video.mp4", "2") → "video-2.mp4".
-// The result still fits in MaxFileNameBytes.
+// AlternativeFileName returns an alternative to a sanitised file name whose
+// key is taken, with a short ASCII suffix (letters and digits) before the
+// extension: ("video.mp4", "2") → "video-2.mp4". An extension longer than
+// 16 bytes counts as part of the stem, as in SanitizeFileName. The result
+// still fits in MaxFileNameBytes and is itself a sanitised name.
 func AlternativeFileName(name, suffix string) string {
 	ext := path.Ext(name)
-	if ext == name { // ".bashrc"-like names have no stem; sanitised names never start with '.'
+	if ext == name || len(ext) > 16 { // ".bashrc"-like names have no stem; sanitised names never start with '.'
 		ext = ""
 	}
 	suffix = "-" + suffix

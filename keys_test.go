@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 func TestSanitizeFileName(t *testing.T) {
@@ -43,12 +45,89 @@ func TestSanitizeFileName(t *testing.T) {
 	}
 }
 
+// TestSanitizeFileNameNFC checks that a name typed in NFC and in NFD (as
+// macOS file systems hand it out) gives the same sanitised name and key.
+func TestSanitizeFileNameNFC(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"NFC café", "caf\u00e9.txt", "caf\u00e9.txt"},
+		{"NFD café", "cafe\u0301.txt", "caf\u00e9.txt"},
+		{"NFD Å (A + ring)", "A\u030angstr\u00f6m.pdf", "\u00c5ngstr\u00f6m.pdf"},
+		{"Ångström sign U+212B", "\u212bngstr\u00f6m.pdf", "\u00c5ngstr\u00f6m.pdf"},
+		{"Hangul jamo", "\u1100\u1161\u11a8.hwp", "\uac01.hwp"},
+		{"marks in canonical order", "a\u0301\u0323.txt", "\u1ea1\u0301.txt"},
+		{"compatibility forms are kept (NFC, not NFKC)", "\ufb01le \u2460.txt", "\ufb01le \u2460.txt"},
+		{"format character between letter and accent", "e\u200d\u0301.txt", "\u00e9.txt"},
+		{"NFD in a path", "dir/cafe\u0301/cafe\u0301", "caf\u00e9"},
+		{"trailing dot after NFC", "cafe\u0301.", "caf\u00e9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := SanitizeFileName(tt.in)
+			if got != tt.want {
+				t.Errorf("SanitizeFileName(%+q) = %+q, want %+q", tt.in, got, tt.want)
+			}
+			if !norm.NFC.IsNormalString(got) || SanitizeFileName(got) != got {
+				t.Errorf("SanitizeFileName(%+q) = %+q is not NFC or not stable", tt.in, got)
+			}
+		})
+	}
+	day := time.Date(2024, 1, 13, 0, 0, 0, 0, time.UTC)
+	nfc := ObjectKey(RoleMember, "u", day, "text/plain", SanitizeFileName("caf\u00e9.txt"))
+	nfd := ObjectKey(RoleMember, "u", day, "text/plain", SanitizeFileName("cafe\u0301.txt"))
+	if nfc != nfd {
+		t.Errorf("keys differ for NFC and NFD café: %+q and %+q", nfc, nfd)
+	}
+}
+
+// TestSanitizeFileNameTruncation checks the cut at MaxFileNameBytes: no
+// trailing dot or space exposed by the cut, no letter parted from its
+// accent, and a stable result (the cases the fuzzer found).
+func TestSanitizeFileNameTruncation(t *testing.T) {
+	tests := []struct {
+		name, in string
+		check    func(got string) bool
+	}{
+		{"space exposed by the cut", strings.Repeat("é", 127) + " 00000000",
+			func(got string) bool { return got == strings.Repeat("é", 127) }},
+		{"dot exposed by the cut, long extension", strings.Repeat("a", 254) + ".tar.gz" + strings.Repeat("z", 20),
+			func(got string) bool { return got == strings.Repeat("a", 254) }},
+		{"dots and spaces before a kept extension", "a" + strings.Repeat(". ", 200) + ".mp4",
+			func(got string) bool { return got == "a.mp4" }},
+		{"letter with accents not cut apart", strings.Repeat("x", 250) + "q\u0307\u0323\u0301zz",
+			func(got string) bool { return got == strings.Repeat("x", 250) }},
+		{"4-byte runes", strings.Repeat("😀", 100) + ".png",
+			func(got string) bool { return got == strings.Repeat("😀", 62)+".png" }},
+		{"long run of combining marks", "a" + strings.Repeat("\u0301", 300),
+			func(got string) bool { return utf8.ValidString(got) && strings.HasPrefix(got, "\u00e1") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := SanitizeFileName(tt.in)
+			if len(got) > MaxFileNameBytes || !tt.check(got) {
+				t.Errorf("SanitizeFileName(%d-byte %+.40q…) = %+q (%d bytes)", len(tt.in), tt.in, got, len(got))
+			}
+			if again := SanitizeFileName(got); again != got {
+				t.Errorf("not stable: %+q → %+q", got, again)
+			}
+			if !norm.NFC.IsNormalString(got) {
+				t.Errorf("%+q is not NFC", got)
+			}
+		})
+	}
+}
+
 func TestAlternativeFileName(t *testing.T) {
 	tests := []struct{ name, suffix, want string }{
 		{"video.mp4", "2", "video-2.mp4"},
 		{"archive.tar.gz", "3", "archive.tar-3.gz"},
 		{"README", "2", "README-2"},
 		{strings.Repeat("x", 251) + ".mp4", "12", strings.Repeat("x", 248) + "-12.mp4"},
+		{strings.Repeat("x", 247) + "...mp4", "12", strings.Repeat("x", 247) + "-12.mp4"},
+		{strings.Repeat("é", 120) + "e.mp4", "2", strings.Repeat("é", 120) + "e-2.mp4"},
+		{strings.Repeat("é", 125) + ".mp4", "0123abcd", strings.Repeat("é", 121) + "-0123abcd.mp4"},
+		// An extension over 16 bytes is part of the stem (it used to make
+		// the stem's limit negative and panic).
+		{"a." + strings.Repeat("x", 252), "2", "a." + strings.Repeat("x", 251) + "-2"},
 	}
 	for _, tt := range tests {
 		got := AlternativeFileName(tt.name, tt.suffix)
@@ -149,12 +228,29 @@ func FuzzSanitizeFileName(f *testing.F) {
 				t.Fatalf("SanitizeFileName(%q) = %q: control character", in, got)
 			}
 		}
+		if strings.HasSuffix(got, ".") || strings.HasSuffix(got, " ") || strings.HasPrefix(got, " ") {
+			t.Fatalf("SanitizeFileName(%q) = %q: leading space, or trailing dot or space", in, got)
+		}
+		if !norm.NFC.IsNormalString(got) {
+			t.Fatalf("SanitizeFileName(%q) = %q: not NFC (NFC is %q)", in, got, norm.NFC.String(got))
+		}
 		if again := SanitizeFileName(got); again != got {
 			t.Fatalf("SanitizeFileName not stable: %q → %q → %q", in, got, again)
+		}
+		if nfd := SanitizeFileName(norm.NFD.String(in)); nfd != got {
+			t.Fatalf("SanitizeFileName(NFD of %q) = %q, want %q as for the input", in, nfd, got)
 		}
 		key := ObjectKey(RoleMember, "u", time.Unix(0, 0), "", got)
 		if !ValidKey(key) {
 			t.Fatalf("key %q from sanitised %q is not valid", key, got)
+		}
+		// The names tried when a key is taken follow the same rules.
+		for _, suffix := range []string{"2", "12", "0123abcd"} {
+			alt := AlternativeFileName(got, suffix)
+			if len(alt) > MaxFileNameBytes || alt == got || SanitizeFileName(alt) != alt {
+				t.Fatalf("AlternativeFileName(%q, %q) = %q (%d bytes): too long, unchanged or not sanitised (%q)",
+					got, suffix, alt, len(alt), SanitizeFileName(alt))
+			}
 		}
 	})
 }
