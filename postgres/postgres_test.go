@@ -215,6 +215,52 @@ func TestNewerSchemaRefused(t *testing.T) {
 	}
 }
 
+// TestMigrateFromVersion1 upgrades a database made by the first schema and
+// holding an upload: the upload becomes private and keeps its key, and the
+// listing indexes exist.
+func TestMigrateFromVersion1(t *testing.T) {
+	dbURL := freshDatabase(t)
+	ms, err := migration.Load(migrations.Files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := rawConn(t, dbURL)
+	ctx := t.Context()
+	u := newUpload("old-" + uuid.NewString())
+	for _, q := range []string{
+		`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL,
+			applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
+		ms[0].SQL,
+		fmt.Sprintf("INSERT INTO schema_migrations (version, name) VALUES (1, '%s')", ms[0].Name),
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%.40s: %v", q, err)
+		}
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO uploads (id, file_name, total_size, user_id, user_role, content_type,
+		chunk_size, total_chunks, status, r2_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		u.ID, u.FileName, u.TotalSize, u.UserID, string(u.UserRole), u.ContentType, u.ChunkSize, u.TotalChunks,
+		string(storage.StatusCompleted), u.Key, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openT(t, dbURL)
+	defer s.Close()
+	got, err := s.GetUploadByKey(ctx, u.Key)
+	if err != nil {
+		t.Fatalf("GetUploadByKey after the upgrade: %v", err)
+	}
+	if got.ID != u.ID || got.Visibility != storage.VisibilityPrivate {
+		t.Errorf("upgraded upload = %s, visibility %q; want %s, private", got.ID, got.Visibility, u.ID)
+	}
+	if n := queryInt(t, conn, "SELECT count(*) FROM schema_migrations"); n != len(ms) {
+		t.Errorf("schema_migrations has %d rows, want %d", n, len(ms))
+	}
+	if n := queryInt(t, conn, "SELECT count(*) FROM pg_indexes WHERE indexname IN ('uploads_user_created', 'uploads_created')"); n != 2 {
+		t.Errorf("found %d of the 2 listing indexes", n)
+	}
+}
+
 func maybeClose(s *Store) {
 	if s != nil {
 		s.Close()
@@ -300,6 +346,11 @@ func storeOps(s *Store, id string) []struct {
 		{"Ping", s.Ping},
 		{"GetUpload", func(ctx context.Context) error { _, err := s.GetUpload(ctx, id); return err }},
 		{"ListChunks", func(ctx context.Context) error { _, err := s.ListChunks(ctx, id); return err }},
+		{"GetUploadByKey", func(ctx context.Context) error { _, err := s.GetUploadByKey(ctx, newUpload(id).Key); return err }},
+		{"ListUploads", func(ctx context.Context) error {
+			_, err := s.ListUploads(ctx, storage.ListQuery{UserID: "u1", Limit: 5, After: &storage.ListCursor{CreatedAt: time.Now(), ID: id}})
+			return err
+		}},
 		{"CreateUpload", func(ctx context.Context) error { return s.CreateUpload(ctx, newUpload("new-"+uuid.NewString())) }},
 		{"RecordChunk", func(ctx context.Context) error {
 			return s.RecordChunk(ctx, id, storage.Chunk{Index: 1, Size: 10, ETag: "e1"}, from)

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,7 +14,7 @@ import (
 
 const uploadColumns = `id, file_name, total_size, user_id, user_role, content_type,
 	chunk_size, total_chunks, status, r2_key, store_handle, chunks_uploaded,
-	bytes_uploaded, created_at, updated_at`
+	bytes_uploaded, created_at, updated_at, visibility`
 
 // nowMS is the current time in unix milliseconds, the unit of created_at and
 // updated_at.
@@ -20,15 +22,19 @@ func nowMS() int64 { return time.Now().UnixMilli() }
 
 func fromMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
-// CreateUpload inserts u with every field it carries. Errors: CodeKeyTaken
-// when an upload that is not cancelled holds u.Key, CodeDatabase (a
-// duplicate id included).
+// CreateUpload inserts u with every field it carries; an empty Visibility
+// is stored as private. Errors: CodeKeyTaken when an upload that is not
+// cancelled holds u.Key, CodeDatabase (a duplicate id included).
 func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload) error {
+	vis := u.Visibility
+	if vis == "" {
+		vis = storage.VisibilityPrivate
+	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO uploads (`+uploadColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		u.ID, u.FileName, u.TotalSize, u.UserID, string(u.UserRole), u.ContentType,
 		u.ChunkSize, u.TotalChunks, string(u.Status), u.Key, u.StoreHandle, u.ChunksUploaded,
-		u.BytesUploaded, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli())
+		u.BytesUploaded, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli(), string(vis))
 	if isKeyTaken(err) { // a duplicate id violates uploads_pkey instead
 		return storage.Wrap(storage.CodeKeyTaken, err, "the key is reserved by another upload")
 	}
@@ -50,17 +56,73 @@ func (s *Store) GetUpload(ctx context.Context, id string) (*storage.Upload, erro
 	return u, nil
 }
 
+// GetUploadByKey returns the upload that holds key: the one that is not
+// cancelled. The condition is the partial unique index's, which serves the
+// query and allows one row at most. Errors: CodeUploadNotFound,
+// CodeDatabase.
+func (s *Store) GetUploadByKey(ctx context.Context, key string) (*storage.Upload, error) {
+	u, err := scanUpload(s.pool.QueryRow(ctx, `SELECT `+uploadColumns+` FROM uploads
+		WHERE r2_key = $1 AND status <> 'cancelled'`, key))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, storage.Errorf(storage.CodeUploadNotFound, "no upload holds that key")
+	}
+	if err != nil {
+		return nil, s.dbError(ctx, err)
+	}
+	return u, nil
+}
+
+// ListUploads returns up to q.Limit (at least 1) uploads newest first, by
+// created_at and then id, both descending, filtered by q's user and status
+// and starting after q.After. The cursor is a row comparison, which the
+// indexes on (user_id, created_at, id) and (created_at, id) turn into a
+// range scan. Errors: CodeDatabase.
+func (s *Store) ListUploads(ctx context.Context, q storage.ListQuery) ([]*storage.Upload, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if q.UserID != "" {
+		where = append(where, "user_id = "+arg(q.UserID))
+	}
+	if q.Status != "" {
+		where = append(where, "status = "+arg(string(q.Status)))
+	}
+	if q.After != nil {
+		where = append(where, "(created_at, id) < ("+arg(q.After.CreatedAt.UnixMilli())+", "+arg(q.After.ID)+")")
+	}
+	sql := `SELECT ` + uploadColumns + ` FROM uploads`
+	if len(where) > 0 {
+		sql += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	sql += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(max(q.Limit, 1))
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, s.dbError(ctx, err)
+	}
+	us, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*storage.Upload, error) { return scanUpload(row) })
+	if err != nil {
+		return nil, s.dbError(ctx, err)
+	}
+	if us == nil {
+		us = []*storage.Upload{}
+	}
+	return us, nil
+}
+
 func scanUpload(row pgx.Row) (*storage.Upload, error) {
 	var u storage.Upload
-	var role, status string
+	var role, status, vis string
 	var created, updated int64
 	err := row.Scan(&u.ID, &u.FileName, &u.TotalSize, &u.UserID, &role, &u.ContentType,
 		&u.ChunkSize, &u.TotalChunks, &status, &u.Key, &u.StoreHandle, &u.ChunksUploaded,
-		&u.BytesUploaded, &created, &updated)
+		&u.BytesUploaded, &created, &updated, &vis)
 	if err != nil {
 		return nil, err
 	}
-	u.UserRole, u.Status = storage.Role(role), storage.Status(status)
+	u.UserRole, u.Status, u.Visibility = storage.Role(role), storage.Status(status), storage.Visibility(vis)
 	u.CreatedAt, u.UpdatedAt = fromMS(created), fromMS(updated)
 	return &u, nil
 }

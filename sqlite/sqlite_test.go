@@ -333,6 +333,8 @@ func TestErrorsAfterCloseAreDatabaseErrors(t *testing.T) {
 		{"Ping", func() error { return s.Ping(ctx) }},
 		{"GetUpload", func() error { _, err := s.GetUpload(ctx, "x"); return err }},
 		{"ListChunks", func() error { _, err := s.ListChunks(ctx, "x"); return err }},
+		{"GetUploadByKey", func() error { _, err := s.GetUploadByKey(ctx, newUpload("x").Key); return err }},
+		{"ListUploads", func() error { _, err := s.ListUploads(ctx, storage.ListQuery{Limit: 5}); return err }},
 		{"CreateUpload", func() error { return s.CreateUpload(ctx, newUpload("x")) }},
 		{"RecordChunk", func() error {
 			return s.RecordChunk(ctx, "x", storage.Chunk{}, []storage.Status{storage.StatusInitiated})
