@@ -443,6 +443,45 @@ func (s *Store) Open(ctx context.Context, key string) (storage.Object, error) {
 	return &object{File: f, info: infoOf(key, fi, meta)}, nil
 }
 
+// Delete removes the completed object at key and fsyncs its folder, so the
+// removal is durable. The object's metadata is an extended attribute of its
+// file and goes with it. A missing object is no error, and neither is a key
+// that cannot name an object of this store: a malformed one, one that
+// leaves the store (through a symbolic link, say) or a folder of other
+// keys; nothing outside the objects folder is ever touched. Errors:
+// CodeStorage.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if !validKey(key) {
+		return nil // no object can live there
+	}
+	root, err := os.OpenRoot(filepath.Join(s.dir, objectsDir))
+	if err != nil {
+		return storage.Wrap(storage.CodeStorage, err, "opening the objects folder failed")
+	}
+	defer root.Close()
+	name := filepath.FromSlash(key)
+	fi, err := root.Lstat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || escapes(err):
+		return nil
+	case err != nil:
+		return storage.Wrap(storage.CodeStorage, err, "inspecting the object failed")
+	case fi.IsDir():
+		return nil // a folder of other objects' keys, not an object
+	}
+	if err := root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return storage.Wrap(storage.CodeStorage, err, "removing the object failed")
+	}
+	dir, err := root.Open(filepath.Dir(name))
+	if err == nil {
+		err = errors.Join(dir.Sync(), dir.Close())
+	}
+	if err != nil {
+		return storage.Wrap(storage.CodeStorage, err, "syncing the object's folder failed")
+	}
+	return nil
+}
+
 // escapes reports whether err is os.Root's refusal of a path that leaves
 // the root (through a symbolic link, say): a PathError without an errno.
 func escapes(err error) bool {

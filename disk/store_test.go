@@ -224,10 +224,59 @@ func TestKeysCannotEscape(t *testing.T) {
 			if !storage.HasCode(err, storage.CodeUploadNotFound) {
 				t.Errorf("WriteChunk with the key as handle: error %v, want %s", err, storage.CodeUploadNotFound)
 			}
+			if err := s.Delete(t.Context(), key); err != nil {
+				t.Errorf("Delete: %v, want no error (nothing of the store's there)", err)
+			}
 		})
 	}
 	if got, err := os.ReadFile(filepath.Join(root, "secret")); err != nil || string(got) != "secret" {
 		t.Errorf("secret = %q, %v", got, err)
+	}
+}
+
+// TestDeleteRemovesOnlyTheObject checks that Delete removes the object's
+// file, leaves the folder of other keys, another object and an upload in
+// progress alone, and treats a folder's key as no object.
+func TestDeleteRemovesOnlyTheObject(t *testing.T) {
+	dir := t.TempDir()
+	s, err := disk.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	complete := func(id string) storage.MultipartInfo {
+		m := layout(id, 100, 5*mib)
+		h := create(t, s, m)
+		writeChunk(t, s, m, h, 0, bytes.Repeat([]byte{'x'}, 100))
+		if _, err := s.CompleteMultipart(t.Context(), m, h, chunksOf(m)); err != nil {
+			t.Fatalf("CompleteMultipart: %v", err)
+		}
+		return m
+	}
+	gone, kept := complete("1-gone"), complete("2-kept")
+	pending := layout("3-pending", 100, 5*mib)
+	h := create(t, s, pending)
+
+	if err := s.Delete(t.Context(), gone.Key); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "objects", filepath.FromSlash(gone.Key))); !os.IsNotExist(err) {
+		t.Errorf("the object's file is still there: %v", err)
+	}
+	folder := filepath.Dir(filepath.FromSlash(kept.Key))
+	for _, key := range []string{filepath.ToSlash(folder), pending.Key} {
+		if err := s.Delete(t.Context(), key); err != nil {
+			t.Errorf("Delete(%q): %v", key, err)
+		}
+	}
+	if got := readObject(t, s, kept.Key); len(got) != 100 {
+		t.Errorf("the other object has %d bytes, want 100", len(got))
+	}
+	writeChunk(t, s, pending, h, 0, bytes.Repeat([]byte{'y'}, 100))
+	if _, err := s.CompleteMultipart(t.Context(), pending, h, chunksOf(pending)); err != nil {
+		t.Fatalf("CompleteMultipart of the upload in progress: %v", err)
+	}
+	if got := readObject(t, s, pending.Key); !bytes.Equal(got, bytes.Repeat([]byte{'y'}, 100)) {
+		t.Errorf("the upload in progress completed as %q", got)
 	}
 }
 

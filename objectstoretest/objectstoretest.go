@@ -50,6 +50,7 @@ func RunConformance(t *testing.T, newStore func(t *testing.T) storage.ObjectStor
 	t.Run("CompleteIdempotent", func(t *testing.T) { testCompleteIdempotent(t, newStore(t)) })
 	t.Run("CompleteInvalidPart", func(t *testing.T) { testCompleteInvalidPart(t, newStore(t)) })
 	t.Run("Abort", func(t *testing.T) { testAbort(t, newStore(t)) })
+	t.Run("Delete", func(t *testing.T) { testDelete(t, newStore(t)) })
 	t.Run("OpenMissing", func(t *testing.T) {
 		s := newStore(t)
 		_, err := s.Open(t.Context(), newUpload(t, 1).m.Key)
@@ -599,4 +600,35 @@ func testAbort(t *testing.T, s storage.ObjectStore) {
 	wantCode(t, "CompleteMultipart after abort", err, storage.CodeUploadNotFound)
 	_, err = s.Open(t.Context(), u.m.Key)
 	wantCode(t, "Open after abort", err, storage.CodeNotFound)
+}
+
+func testDelete(t *testing.T, s storage.ObjectStore) {
+	ctx := t.Context()
+	gone, kept := newUpload(t, chunkSize+300), newUpload(t, 1000)
+	for _, u := range []*upload{gone, kept} {
+		u.create(s)
+		u.completeAndCheck(s, u.writeAll(s))
+	}
+	for i := range 2 { // the second time the object is gone already
+		if err := s.Delete(ctx, gone.m.Key); err != nil {
+			t.Fatalf("Delete #%d: %v", i+1, err)
+		}
+		_, err := s.Open(ctx, gone.m.Key)
+		wantCode(t, fmt.Sprintf("Open after Delete #%d", i+1), err, storage.CodeNotFound)
+	}
+	kept.checkObject(s, "")
+
+	never := newUpload(t, 1).m.Key
+	if err := s.Delete(ctx, never); err != nil {
+		t.Fatalf("Delete of a key that never held an object: %v", err)
+	}
+	// The folder-like prefix of kept's key and a longer key beside it name
+	// no object; deleting them leaves kept alone.
+	dir := kept.m.Key[:strings.LastIndexByte(kept.m.Key, '/')]
+	for _, key := range []string{dir, kept.m.Key + ".more"} {
+		if err := s.Delete(ctx, key); err != nil {
+			t.Fatalf("Delete(%q): %v", key, err)
+		}
+	}
+	kept.checkObject(s, "")
 }
