@@ -1,10 +1,7 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -12,34 +9,6 @@ import (
 
 	storage "github.com/memenow/memenow-storage"
 )
-
-// maxJSONBody bounds the JSON bodies of init, complete and cancel.
-const maxJSONBody = 64 << 10
-
-// readJSONObject reads a JSON object body into a map of raw fields.
-func readJSONObject(w http.ResponseWriter, r *http.Request) (map[string]json.RawMessage, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, storage.Errorf(storage.CodeRequestTooLarge, "request body is over %d bytes", maxJSONBody)
-		}
-		return nil, storage.Wrap(storage.CodeIncompleteBody, err, "request body could not be read")
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, storage.Errorf(storage.CodeInvalidField, "request body must be a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var fields map[string]json.RawMessage
-	if err := dec.Decode(&fields); err != nil || fields == nil {
-		return nil, storage.Errorf(storage.CodeInvalidField, "request body must be a JSON object")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, storage.Errorf(storage.CodeInvalidField, "request body has data after the JSON object")
-	}
-	return fields, nil
-}
 
 // present reports whether a field is there and not null.
 func present(fields map[string]json.RawMessage, name string) bool {
