@@ -33,13 +33,12 @@ func (s *server) handleFile(w http.ResponseWriter, r *http.Request) {
 	defer obj.Close()
 	info := obj.Info()
 	h := w.Header()
-	h.Set("Content-Type", info.ContentType)
+	forceAttachment, _ := strconv.ParseBool(r.URL.Query().Get("download"))
+	setDownloadHeaders(h, info, u.FileName, forceAttachment)
 	if info.ETag != "" {
 		h.Set("ETag", info.ETag)
 	}
 	h.Set("Accept-Ranges", "bytes")
-	h.Set("X-Content-Type-Options", "nosniff")
-	_ = u
 	http.ServeContent(w, r, "", info.LastModified, obj)
 }
 
