@@ -19,10 +19,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/golang-jwt/jwt/v5"
 
 	storage "github.com/memenow/memenow-storage"
+	"github.com/memenow/memenow-storage/auth"
 	"github.com/memenow/memenow-storage/disk"
 	"github.com/memenow/memenow-storage/httpapi"
 	"github.com/memenow/memenow-storage/sqlite"
@@ -581,5 +584,272 @@ func TestBrowserRetries(t *testing.T) {
 	}
 	if errs := logs.errors(http.StatusServiceUnavailable, http.StatusTooManyRequests, http.StatusLocked, http.StatusBadGateway); len(errs) > 0 {
 		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// jwtSecret is the HS256 secret of the auth-on test server's identity provider.
+var jwtSecret = []byte("web-tests-hs256-secret-of-at-least-32-bytes")
+
+// authHeaders records the Authorization header of every chunk PUT: "user"
+// for a JWT, "upload" for an upload token, "" for none.
+type authHeaders struct {
+	mu    sync.Mutex
+	kinds map[string]int
+}
+
+func (a *authHeaders) count(kind string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.kinds[kind]
+}
+
+// newAuthServer is newServer with auth on: JWTs signed with jwtSecret,
+// upload tokens and share links. It records how chunk PUTs authenticate.
+func newAuthServer(t *testing.T) (*server, *authHeaders) {
+	t.Helper()
+	meta, err := sqlite.Open(filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { meta.Close() })
+	objects, err := disk.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := auth.NewSigner(bytes.Repeat([]byte{5}, auth.MinSigningKeyBytes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := auth.NewVerifier(context.Background(), auth.Config{HMACSecrets: [][]byte{jwtSecret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(verifier.Close)
+	svc := &storage.Service{Objects: objects, Meta: meta, Config: storage.DefaultConfig(), RequireAuth: true}
+	api := httpapi.NewServer(httpapi.Options{Service: svc, Logger: slog.New(slog.DiscardHandler), Page: web.Handler(),
+		Auth: &auth.Authenticator{Verifier: verifier, Signer: signer}, Links: signer})
+	headers := &authHeaders{kinds: map[string]int{}}
+	recorder := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && r.URL.Path == "/api/upload/chunk" {
+			kind := ""
+			switch h := r.Header.Get("Authorization"); {
+			case strings.HasPrefix(h, "Bearer "+auth.UploadTokenPrefix):
+				kind = "upload"
+			case strings.HasPrefix(h, "Bearer "):
+				kind = "user"
+			}
+			headers.mu.Lock()
+			headers.kinds[kind]++
+			headers.mu.Unlock()
+		}
+		api.ServeHTTP(w, r)
+	})
+	gate := &chunkGate{next: recorder, arrived: map[int]int{}, open: make(chan struct{})}
+	close(gate.open)
+	srv := httptest.NewServer(gate)
+	t.Cleanup(srv.Close)
+	return &server{URL: srv.URL, svc: svc, chunkGate: gate}, headers
+}
+
+// mintToken returns an HS256 token for sub with role, valid for an hour.
+func mintToken(t *testing.T, sub, role string) string {
+	t.Helper()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": sub, "role": role, "exp": time.Now().Add(time.Hour).Unix(),
+	}).SignedString(jwtSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// storedToken returns the token in sessionStorage, and whether any
+// localStorage entry (key or value) contains tok.
+func storedToken(t *testing.T, ctx context.Context, tok string) (session string, inLocal bool) {
+	t.Helper()
+	session, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem("memenow.token") || ""`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(Object.entries(localStorage))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return session, strings.Contains(local, tok)
+}
+
+// waitSavedFile waits for a finished file in dir (the browser's download
+// folder) and returns its bytes.
+func waitSavedFile(t *testing.T, dir string) []byte {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".crdownload") {
+				continue
+			}
+			if b, err := os.ReadFile(filepath.Join(dir, e.Name())); err == nil {
+				return b
+			}
+		}
+	}
+	t.Fatalf("no download finished in %s", dir)
+	return nil
+}
+
+// TestBrowserSignInFromURL opens the page with #token=…, checks who it
+// says is signed in and where the token is kept, uploads a private file,
+// and downloads it back through the page's link.
+func TestBrowserSignInFromURL(t *testing.T) {
+	srv, headers := newAuthServer(t)
+	ctx := newBrowser(t)
+	logs := watchConsole(ctx)
+	tok := mintToken(t, "alice", "creator")
+	path, data := writeFile(t, "secret plan.bin", fileSize, 5)
+
+	open(t, ctx, srv.URL+"/#token="+tok)
+	who := waitFor(t, ctx, "the sign-in", `document.body.dataset.signedIn === "true" && document.getElementById("who").textContent`)
+	if who != "Signed in as alice (creator)" {
+		t.Errorf("the page says %q, want %q", who, "Signed in as alice (creator)")
+	}
+	if shown, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[["token field", "#token"], ["sign-out button", "#sign-out"]]
+		.map(([name, sel]) => name + ": " + (document.querySelector(sel).offsetParent !== null)).join(", ")`)); err != nil || shown != "token field: false, sign-out button: true" {
+		t.Errorf("signed in, the page shows %q (%v); want the sign-out button and no token field", shown, err)
+	}
+	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href`))
+	if err != nil || strings.Contains(href, tok[len(tok)-16:]) || strings.Contains(href, "#") {
+		t.Errorf("address bar %q (%v): the token must be removed from it", href, err)
+	}
+	if session, inLocal := storedToken(t, ctx, tok); session != tok || inLocal {
+		t.Errorf("sessionStorage token %v, token in localStorage %v; want it in sessionStorage only", session == tok, inLocal)
+	}
+	if v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const u = document.getElementById("user-id");
+		return u.value + " " + u.readOnly + " " + document.getElementById("user-role").value; })()`)); err != nil || v != "alice true creator" {
+		t.Errorf("owner fields %q (%v), want alice, read-only, creator", v, err)
+	}
+
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("chunk-mib").value = "5"`),
+		chromedp.SetUploadFiles(chromedp.ID("file"), []string{path}))
+	link := waitCompleted(t, ctx, "the upload to complete")
+	key, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#list .row .key")))
+	if err != nil || !strings.HasPrefix(key, "creator/alice/") {
+		t.Errorf("key %q (%v), want it under creator/alice/", key, err)
+	}
+	if n := headers.count("upload"); n != 3 || headers.count("") != 0 {
+		t.Errorf("chunk PUTs by credential %v, want all 3 with the upload's token", headers.kinds)
+	}
+	// The file is private: a plain GET without the token does not find it.
+	resp, err := http.Get(srv.URL + link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET %s without a token: %d, want 404", link, resp.StatusCode)
+	}
+	// The page's link downloads it with the token.
+	dir := t.TempDir()
+	if _, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, chromedp.Click(chromedp.CSS("#list .row .link")))
+	if got := waitSavedFile(t, dir); !bytes.Equal(got, data) {
+		t.Errorf("the page's download gave %d bytes, identical %v; want the %d uploaded", len(got), bytes.Equal(got, data), len(data))
+	}
+
+	// A reload keeps the tab signed in, still without the token in localStorage.
+	do(t, ctx, chromedp.Reload())
+	waitFor(t, ctx, "the sign-in after a reload", `document.body.dataset.signedIn === "true"`)
+	if session, inLocal := storedToken(t, ctx, tok); session != tok || inLocal {
+		t.Errorf("after reload: sessionStorage token %v, token in localStorage %v", session == tok, inLocal)
+	}
+	screenshot(t, ctx, "memenow-web-signed-in-360.png", 360)
+	if overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); err != nil || overflow {
+		t.Errorf("page wider than a 360 px viewport (overflow %v, %v)", overflow, err)
+	}
+	if errs := logs.errors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// TestBrowserNeedsToken opens an auth-on server's page without a token,
+// checks that it asks for one and that an upload stops for want of it,
+// then signs in by pasting the token and sees the upload finish; a refused
+// token is reported and forgotten.
+func TestBrowserNeedsToken(t *testing.T) {
+	srv, _ := newAuthServer(t)
+	ctx := newBrowser(t)
+	logs := watchConsole(ctx)
+	path, data := writeFile(t, "later.txt", 1000, 6)
+
+	open(t, ctx, srv.URL+"/")
+	who := waitFor(t, ctx, "the token prompt", `document.body.dataset.auth === "on" && document.getElementById("who").textContent`)
+	if !strings.Contains(who, "requires a token") {
+		t.Errorf("the page says %q, want it to ask for a token", who)
+	}
+	if visible, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!document.getElementById("signin").hidden && !document.getElementById("token-row").hidden`)); err != nil || !visible {
+		t.Errorf("token field shown %v (%v), want it shown", visible, err)
+	}
+	do(t, ctx, chromedp.SetUploadFiles(chromedp.ID("file"), []string{path}))
+	msg := waitFor(t, ctx, "the error", `(() => { const e = document.querySelector("#list .row[data-state=error] .error");
+		return e && !e.hidden ? e.textContent : ""; })()`)
+	if !strings.Contains(msg, "requires a token") {
+		t.Errorf("row error %q, want it to say a token is needed", msg)
+	}
+	screenshot(t, ctx, "memenow-web-token-needed-360.png", 360)
+
+	tok := mintToken(t, "bob", "member")
+	do(t, ctx, chromedp.SendKeys(chromedp.ID("token"), tok), chromedp.Click(chromedp.ID("sign-in")))
+	waitFor(t, ctx, "the sign-in", `document.body.dataset.signedIn === "true"`)
+	href := waitCompleted(t, ctx, "the stopped upload to go on and complete")
+	if v, err := chromedp.Run(ctx, chromedp.Value(chromedp.ID("token"))); err != nil || v != "" {
+		t.Errorf("the token field still holds %d characters (%v)", len(v), err)
+	}
+	if session, inLocal := storedToken(t, ctx, tok); session != tok || inLocal {
+		t.Errorf("sessionStorage token %v, token in localStorage %v; want it in sessionStorage only", session == tok, inLocal)
+	}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+href, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, data) {
+		t.Errorf("GET %s with bob's token: %d, %d bytes; want 200 and the uploaded bytes", href, resp.StatusCode, len(got))
+	}
+
+	// Sign out, then a token the server refuses.
+	do(t, ctx, chromedp.Click(chromedp.ID("sign-out")))
+	waitFor(t, ctx, "the sign-out", `document.body.dataset.signedIn === "false" && document.getElementById("who").textContent.includes("requires a token")`)
+	if session, _ := storedToken(t, ctx, tok); session != "" {
+		t.Error("the token is still in sessionStorage after signing out")
+	}
+	do(t, ctx, chromedp.Navigate(srv.URL+"/#token=not-a-valid-token"))
+	who = waitFor(t, ctx, "the refusal", `document.getElementById("who").dataset.state === "refused" && document.getElementById("who").textContent`)
+	if !strings.Contains(who, "not accepted") {
+		t.Errorf("the page says %q, want it to say the token was not accepted", who)
+	}
+	if session, _ := storedToken(t, ctx, "not-a-valid-token"); session != "" {
+		t.Errorf("a refused token is kept in sessionStorage: %q", session)
+	}
+	if errs := logs.errors(http.StatusUnauthorized); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// TestBrowserAuthOffShowsNoSignIn checks that with auth off the page shows
+// no token field and sends no Authorization header.
+func TestBrowserAuthOffShowsNoSignIn(t *testing.T) {
+	srv := newServer(t)
+	ctx := newBrowser(t)
+	open(t, ctx, srv.URL+"/")
+	waitFor(t, ctx, "the /api/me answer", `document.body.dataset.auth === "off"`)
+	hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("signin").hidden && document.getElementById("public-row").hidden && !document.getElementById("user-id").readOnly`))
+	if err != nil || !hidden {
+		t.Errorf("sign-in shown or owner fields locked with auth off (%v)", err)
 	}
 }

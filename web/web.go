@@ -1,6 +1,13 @@
 // Package web serves the browser upload page of MemeNow Storage: one HTML
 // file with its script and style inline, embedded in the binary. The page
 // talks to the HTTP API on the same origin and loads nothing from elsewhere.
+//
+// When the server checks tokens (GET /api/me says so), the page asks for an
+// access token, or takes one from "#token=…" in its address and removes it
+// from the address bar; it keeps the token in sessionStorage (never
+// localStorage), sends it as a bearer token on every API call, and shows
+// whom it names. Each upload's own requests use the upload token the server
+// returns at init. With auth off the page needs no token.
 package web
 
 import (
