@@ -39,8 +39,9 @@ func newTransport(conns int) *http.Transport {
 
 // apiClient speaks memenow-storage's HTTP API.
 type apiClient struct {
-	base string
-	hc   *http.Client
+	base  string
+	hc    *http.Client
+	token string // a user's JWT sent as "Authorization: Bearer …"; none when empty
 }
 
 var _ uploader = (*apiClient)(nil)
@@ -62,6 +63,9 @@ func (c *apiClient) do(ctx context.Context, method, path string, body io.Reader,
 	}
 	for k, v := range header {
 		req.Header[k] = v
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -33,6 +33,7 @@ type sizes struct {
 	s3Chunk    int64   // s3: throughput chunk size (tpFile, 4 streams)
 	s3Mem      int     // s3: concurrent chunk PUTs for the memory peak
 	s3MemChunk int64   // s3: their chunk size
+	authOps    int     // auth: status requests of each kind
 }
 
 const (
@@ -45,14 +46,14 @@ func fullSizes() sizes {
 	return sizes{tpFile: 1 << 30, tpChunks: []int64{64 * mib, defaultChunk}, tpStreams: []int{1, 4, 8}, tpRepeat: 3,
 		ovChunks: 200, ovOps: 500, concurrent: 1000, startRuns: 7, populated: 100_000,
 		memStreams: 16, memChunk: defaultChunk, cpFile: 4 << 30, cpChunk: defaultChunk,
-		s3Chunk: 64 * mib, s3Mem: 8, s3MemChunk: 64 * mib}
+		s3Chunk: 64 * mib, s3Mem: 8, s3MemChunk: 64 * mib, authOps: 5000}
 }
 
 func quickSizes() sizes {
 	return sizes{tpFile: 48 * mib, tpChunks: []int64{5 * mib, 8 * mib}, tpStreams: []int{1, 4, 8}, tpRepeat: 1,
 		ovChunks: 10, ovOps: 30, concurrent: 200, startRuns: 3, populated: 5_000,
 		memStreams: 16, memChunk: 8 * mib, cpFile: 256 * mib, cpChunk: 16 * mib,
-		s3Chunk: 8 * mib, s3Mem: 8, s3MemChunk: 8 * mib}
+		s3Chunk: 8 * mib, s3Mem: 8, s3MemChunk: 8 * mib, authOps: 300}
 }
 
 // bench is one run's shared state.
@@ -137,6 +138,7 @@ func sections() []section {
 		{"startup", (*bench).startup, nil},
 		{"memory", (*bench).memory, nil},
 		{"complete", (*bench).complete, nil},
+		{"auth", (*bench).authCost, nil},
 		{"s3", (*bench).s3Section, []need{s3Need()}},
 		{"scaleout", (*bench).scaleout, []need{postgresNeed()}},
 	}
