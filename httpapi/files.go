@@ -159,7 +159,11 @@ type listResponse struct {
 // handleList lists the caller's uploads, newest first:
 // ?status=&limit=&cursor= (and user_id= for administrators).
 func (s *server) handleList(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		s.writeError(w, r, storage.Errorf(storage.CodeInvalidField, "the query string is malformed"))
+		return
+	}
 	req := storage.ListRequest{UserID: q.Get("user_id"), Status: q.Get("status"), Cursor: q.Get("cursor")}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
