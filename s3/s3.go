@@ -497,6 +497,23 @@ func (s *Store) Open(ctx context.Context, key string) (storage.Object, error) {
 	return &object{ctx: ctx, s: s, info: info}, nil
 }
 
+// Delete removes the object at key under the store's prefix. S3 answers
+// the delete of a missing key with success, and a NoSuchKey from a server
+// that sends one is success too, so deleting twice is no error. A key that
+// is not well-formed (storage.ValidKey) is refused before any request, so
+// that a server that resolves "..", as some file-system backends do, is
+// never asked to delete outside the prefix. Errors: CodeStorage.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if !storage.ValidKey(key) {
+		return storage.Errorf(storage.CodeStorage, "invalid object key")
+	}
+	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(key))})
+	if err != nil && !isNotFound(err) {
+		return storageErr(err)
+	}
+	return nil
+}
+
 func (s *Store) head(ctx context.Context, key string) (storage.ObjectInfo, error) {
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: aws.String(s.key(key))})
 	if isNotFound(err) {

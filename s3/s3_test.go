@@ -285,6 +285,29 @@ func TestPrefix(t *testing.T) {
 	if _, body := readObject(t, a, m.Key); !bytes.Equal(body, data) {
 		t.Error("object read through its prefix differs")
 	}
+
+	// Deleting through the other prefix leaves the object; deleting
+	// through its own removes exactly the prefixed key.
+	if err := b.Delete(ctx, m.Key); err != nil {
+		t.Fatalf("Delete through another prefix: %v", err)
+	}
+	if _, body := readObject(t, a, m.Key); !bytes.Equal(body, data) {
+		t.Error("a store with another prefix deleted the object")
+	}
+	for _, key := range []string{"../a/" + m.Key, "x/../../a/" + m.Key, "", "a//b"} {
+		if err := b.Delete(ctx, key); !storage.HasCode(err, storage.CodeStorage) {
+			t.Errorf("Delete(%q): %v, want %s for a malformed key", key, err, storage.CodeStorage)
+		}
+	}
+	if _, body := readObject(t, a, m.Key); !bytes.Equal(body, data) {
+		t.Error("a malformed key deleted the object of another prefix")
+	}
+	if err := a.Delete(ctx, m.Key); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if _, err := a.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &a.bucket, Key: aws.String(base + "/a/" + m.Key)}); !isNotFound(err) {
+		t.Errorf("the prefixed key is still there after Delete: %v", err)
+	}
 }
 
 func TestErrors(t *testing.T) {
@@ -386,6 +409,7 @@ func TestErrors(t *testing.T) {
 		}
 		_, err = bad.CreateMultipart(ctx, m)
 		wantCode(t, "CreateMultipart", err, storage.CodeStorage)
+		wantCode(t, "Delete", bad.Delete(ctx, m.Key), storage.CodeStorage)
 	})
 	t.Run("missing bucket", func(t *testing.T) {
 		nb, err := New(ctx, Options{Bucket: "no-such-bucket-memenow", Endpoint: s.endpoint, PathStyle: true})
@@ -393,6 +417,7 @@ func TestErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantCode(t, "Ping", nb.Ping(ctx), storage.CodeStorage)
+		wantCode(t, "Delete", nb.Delete(ctx, m.Key), storage.CodeStorage)
 	})
 }
 
