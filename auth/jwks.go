@@ -234,6 +234,10 @@ type keyCache struct {
 	log         *slog.Logger
 
 	keys atomic.Pointer[[]publicKey]
+	// lazyEvery, when positive, makes keysFor fetch the keys when none were
+	// fetched yet or the last fetch is older than it (Config.LazyJWKS).
+	lazyEvery time.Duration
+	fetchedAt atomic.Int64 // unix nanoseconds of the last successful fetch; 0 before
 
 	base    context.Context // cancelled by close
 	cancel  context.CancelFunc
@@ -278,6 +282,7 @@ func (c *keyCache) loadFirst(ctx context.Context) error {
 		return fmt.Errorf("auth: JWKS at %s has no usable verification key", c.logURL)
 	}
 	c.keys.Store(&keys)
+	c.fetchedAt.Store(c.now().UnixNano())
 	return nil
 }
 
@@ -315,6 +320,11 @@ func (c *keyCache) close() {
 // With a kid, only keys with that kid; an unknown kid refetches the JWKS
 // (rate-limited) once. Without a kid, every key of alg's family.
 func (c *keyCache) keysFor(ctx context.Context, kid, alg string) ([]jwt.VerificationKey, error) {
+	if c.lazyEvery > 0 {
+		if last := c.fetchedAt.Load(); last == 0 || c.now().Sub(time.Unix(0, last)) > c.lazyEvery {
+			c.refresh(ctx, true)
+		}
+	}
 	keys, known := c.match(kid, alg)
 	if len(keys) > 0 {
 		return keys, nil
@@ -395,6 +405,7 @@ func (c *keyCache) runFetch(done chan struct{}) {
 			c.log.Warn("auth: JWKS has no usable verification key; JWTs signed with public keys are refused until it has one", "url", c.logURL)
 		}
 		c.keys.Store(&keys)
+		c.fetchedAt.Store(c.now().UnixNano())
 	}
 	c.mu.Lock()
 	c.inflight = nil

@@ -373,3 +373,39 @@ func TestParseJWKShortECCoordinates(t *testing.T) {
 		return
 	}
 }
+
+// TestLazyJWKS: with LazyJWKS nothing is fetched before the first token;
+// the first token fetches once; later ones use the cache until JWKSRefresh
+// has passed, then one token refreshes it (a removed key stops working).
+func TestLazyJWKS(t *testing.T) {
+	k := keys()
+	clock := newClock()
+	srv := newJWKSServer(t, jwk(t, &k.rsa1.PublicKey, "k1", ""))
+	v := newTestVerifier(t, Config{JWKSURL: srv.URL, Now: clock.Now, LazyJWKS: true, JWKSRefresh: time.Minute})
+	if n := srv.fetches.Load(); n != 0 {
+		t.Fatalf("%d fetches before any token, want 0", n)
+	}
+	verify := func(key any, method jwt.SigningMethod, kid string) error {
+		_, err := v.Verify(context.Background(), mint(t, method, key, kid, claims(clock.Now())))
+		return err
+	}
+	for range 5 {
+		if err := verify(k.rsa1, jwt.SigningMethodRS256, "k1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := srv.fetches.Load(); n != 1 {
+		t.Fatalf("%d fetches after 5 tokens, want 1", n)
+	}
+	srv.setKeys(jwk(t, k.ed1.Public(), "k2", ""))
+	clock.Advance(2 * time.Minute)
+	if err := verify(k.rsa1, jwt.SigningMethodRS256, "k1"); err == nil {
+		t.Fatal("a key removed from the JWKS still verifies after the refresh interval")
+	}
+	if err := verify(k.ed1, jwt.SigningMethodEdDSA, "k2"); err != nil {
+		t.Fatalf("the new key: %v", err)
+	}
+	if n := srv.fetches.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2", n)
+	}
+}

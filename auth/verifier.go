@@ -95,6 +95,12 @@ type Config struct {
 	// token whose key id is not cached, across all callers;
 	// DefaultJWKSMinInterval (30 s) when zero.
 	JWKSMinInterval time.Duration
+	// LazyJWKS fetches the JWKS on the first token that needs it instead of
+	// in NewVerifier, and refreshes it on a token that arrives after
+	// JWKSRefresh instead of in the background: for runtimes such as
+	// Cloudflare Workers, where I/O may only happen while a request is
+	// served. Lazy fetches are rate-limited like unknown-kid ones.
+	LazyJWKS bool
 	// Now is the clock for token times and the fetch rate limit; time.Now
 	// when nil.
 	Now func() time.Time
@@ -170,11 +176,15 @@ func NewVerifier(ctx context.Context, c Config) (*Verifier, error) {
 		}
 		v.jwks = newKeyCache(c.JWKSURL, fetch, c.Now, c.JWKSMinInterval, c.Logger)
 		v.jwks.onClose = closeIdle
-		if err := v.jwks.loadFirst(ctx); err != nil {
-			closeIdle()
-			return nil, err
+		if c.LazyJWKS {
+			v.jwks.lazyEvery = c.JWKSRefresh
+		} else {
+			if err := v.jwks.loadFirst(ctx); err != nil {
+				closeIdle()
+				return nil, err
+			}
+			v.jwks.start(c.JWKSRefresh)
 		}
-		v.jwks.start(c.JWKSRefresh)
 		v.methods = append(v.methods, publicAlgs...)
 	}
 

@@ -20,9 +20,12 @@ const signingKeyFile = "signing.key"
 // openAuth returns the verifier of user tokens (nil with auth off) and the
 // signer of share links and upload tokens. The caller closes the verifier.
 func openAuth(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*auth.Verifier, *auth.Signer, error) {
-	key, err := signingKey(cfg, log)
+	key, err := signingKey(cfg)
 	if err != nil {
 		return nil, nil, err
+	}
+	if cfg.SigningKey == "" && cfg.authOn() && isPostgres(cfg.Database) {
+		log.Warn("no --signing-key: share links and upload tokens are signed with a key of this instance's data dir; give every instance the same --signing-key")
 	}
 	signer, err := auth.NewSigner(key)
 	if err != nil {
@@ -58,18 +61,15 @@ func openAuth(ctx context.Context, cfg *serveConfig, log *slog.Logger) (*auth.Ve
 }
 
 // signingKey returns --signing-key, or the key kept in the data dir,
-// generating it on first start. Instances that do not share the data dir
+// generating it (mode 0600) on first start. Instances that do not share the data dir
 // (PostgreSQL and S3) must be given one key with --signing-key.
-func signingKey(cfg *serveConfig, log *slog.Logger) ([]byte, error) {
+func signingKey(cfg *serveConfig) ([]byte, error) {
 	if cfg.SigningKey != "" {
 		key, err := auth.ParseSigningKey(cfg.SigningKey)
 		if err != nil {
 			return nil, fmt.Errorf("signing key: %v", err)
 		}
 		return key, nil
-	}
-	if cfg.authOn() && isPostgres(cfg.Database) {
-		log.Warn("no --signing-key: share links and upload tokens are signed with a key of this instance's data dir; give every instance the same --signing-key")
 	}
 	path := filepath.Join(cfg.DataDir, signingKeyFile)
 	data, err := os.ReadFile(path)
@@ -92,7 +92,7 @@ func signingKey(cfg *serveConfig, log *slog.Logger) ([]byte, error) {
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) { // another process made it first: use theirs
-		return signingKey(cfg, log)
+		return signingKey(cfg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %v", err)
@@ -108,7 +108,6 @@ func signingKey(cfg *serveConfig, log *slog.Logger) ([]byte, error) {
 		os.Remove(path)
 		return nil, fmt.Errorf("signing key: %v", err)
 	}
-	log.Info("generated a signing key for share links and upload tokens", "file", path)
 	return key, nil
 }
 

@@ -38,7 +38,9 @@ func workerAuth(ctx context.Context, log *slog.Logger) (httpapi.Authenticator, h
 		log.Warn("SIGNING_KEY is not set: share links and upload tokens are off (wrangler secret put SIGNING_KEY)")
 	}
 	c := auth.Config{JWKSURL: jwks, Issuer: os.Getenv("JWT_ISSUER"), Audience: os.Getenv("JWT_AUDIENCE"),
-		RoleClaim: os.Getenv("JWT_ROLE_CLAIM"), Logger: log}
+		RoleClaim: os.Getenv("JWT_ROLE_CLAIM"), Logger: log,
+		// A Worker may fetch only while it serves a request.
+		LazyJWKS: true}
 	if secret != "" {
 		c.HMACSecrets = [][]byte{[]byte(secret)}
 	}
