@@ -43,15 +43,3 @@ func (a *Authenticator) Authenticate(ctx context.Context, bearer string) (*stora
 	}
 	return a.Verifier.Verify(ctx, bearer)
 }
-
-// BearerToken returns the token of an Authorization header value
-// "Bearer <token>" (the scheme in any case, surrounding spaces ignored), and
-// false when the value is not of that form or the token is empty.
-func BearerToken(authorization string) (string, bool) {
-	scheme, token, ok := strings.Cut(strings.TrimSpace(authorization), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimSpace(token)
-	return token, token != ""
-}

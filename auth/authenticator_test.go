@@ -47,25 +47,3 @@ func TestAuthenticate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-func TestBearerToken(t *testing.T) {
-	for _, tc := range []struct {
-		header, token string
-		ok            bool
-	}{
-		{"Bearer abc.def.ghi", "abc.def.ghi", true},
-		{"bearer abc", "abc", true},
-		{"BEARER   abc  ", "abc", true},
-		{"  Bearer abc", "abc", true},
-		{"Bearer", "", false},
-		{"Bearer ", "", false},
-		{"Basic dXNlcjpwYXNz", "", false},
-		{"abc.def.ghi", "", false},
-		{"", "", false},
-	} {
-		got, ok := BearerToken(tc.header)
-		if got != tc.token || ok != tc.ok {
-			t.Errorf("BearerToken(%q) = %q, %v; want %q, %v", tc.header, got, ok, tc.token, tc.ok)
-		}
-	}
-}

@@ -260,10 +260,3 @@ func (s *Signer) VerifyLink(key string, q url.Values, now time.Time) (*storage.P
 	}
 	return &storage.Principal{SharedKey: key}, nil
 }
-
-// IsLinkQuery reports whether a request's query carries share-link
-// parameters (LinkSignatureParam or LinkExpiresParam), so that the front end
-// verifies it as a share link instead of asking for a bearer token.
-func IsLinkQuery(q url.Values) bool {
-	return q.Has(LinkSignatureParam) || q.Has(LinkExpiresParam)
-}

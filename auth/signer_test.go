@@ -160,22 +160,6 @@ func TestLinkExpiryBoundary(t *testing.T) {
 	checkRefusal(t, err, storage.CodeLinkExpired, "share link has expired", q.Get("sig"))
 }
 
-func TestIsLinkQuery(t *testing.T) {
-	for q, want := range map[string]bool{
-		"":                   false,
-		"download=1":         false,
-		"sig=abc":            true,
-		"expires=1":          true,
-		"expires=&download=": true,
-		"signature=x":        false,
-	} {
-		v, _ := url.ParseQuery(q)
-		if got := IsLinkQuery(v); got != want {
-			t.Errorf("IsLinkQuery(%q) = %v", q, got)
-		}
-	}
-}
-
 func TestUploadTokenRoundTrip(t *testing.T) {
 	s := newSigner(t, 1)
 	now := time.Unix(1_900_000_000, 0)
