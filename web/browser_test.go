@@ -320,8 +320,9 @@ func checkDownload(t *testing.T, srv *server, href string, want []byte) {
 	}
 }
 
-// screenshot saves a full-page PNG under $MEMENOW_ARTIFACTS_DIR (or the
-// temporary folder) and logs its path.
+// screenshot saves a full-page PNG under $MEMENOW_ARTIFACTS_DIR, to be kept
+// and looked at, or else under the test's own temporary folder (removed with
+// it), and logs its path.
 func screenshot(t *testing.T, ctx context.Context, name string, width int64) {
 	t.Helper()
 	do(t, ctx, chromedp.EmulateViewport(width, 800))
@@ -331,7 +332,7 @@ func screenshot(t *testing.T, ctx context.Context, name string, width int64) {
 	}
 	dir := os.Getenv("MEMENOW_ARTIFACTS_DIR")
 	if dir == "" {
-		dir = os.TempDir()
+		dir = t.TempDir()
 	}
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, png, 0o644); err != nil {
