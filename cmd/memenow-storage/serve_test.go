@@ -180,12 +180,26 @@ func TestInvalidConfigExits2(t *testing.T) {
 	}
 }
 
-// buildBinary builds memenow-storage once per test run.
+// binDir holds the binary buildBinary builds; TestMain removes it.
+var binDir string
+
+// TestMain runs the tests and then removes the binary they built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// buildBinary builds memenow-storage once per test run, into a folder that
+// TestMain removes.
 var buildBinary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "memenow-bin-")
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	bin := filepath.Join(dir, "memenow-storage")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
