@@ -234,6 +234,7 @@ type keyCache struct {
 	log         *slog.Logger
 
 	keys atomic.Pointer[[]publicKey]
+	gen  atomic.Uint64 // incremented each time keys is replaced
 	// lazyEvery, when positive, makes keysFor fetch the keys when none were
 	// fetched yet or the last fetch is older than it (Config.LazyJWKS).
 	lazyEvery time.Duration
@@ -282,6 +283,7 @@ func (c *keyCache) loadFirst(ctx context.Context) error {
 		return fmt.Errorf("auth: JWKS at %s has no usable verification key", c.logURL)
 	}
 	c.keys.Store(&keys)
+	c.gen.Add(1)
 	c.fetchedAt.Store(c.now().UnixNano())
 	return nil
 }
@@ -405,6 +407,7 @@ func (c *keyCache) runFetch(done chan struct{}) {
 			c.log.Warn("auth: JWKS has no usable verification key; JWTs signed with public keys are refused until it has one", "url", c.logURL)
 		}
 		c.keys.Store(&keys)
+		c.gen.Add(1)
 		c.fetchedAt.Store(c.now().UnixNano())
 	}
 	c.mu.Lock()

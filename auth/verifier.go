@@ -112,6 +112,9 @@ type Config struct {
 // Verifier checks bearer JWTs and turns them into a *storage.Principal. It is
 // safe for concurrent use. Close stops its background JWKS refresh.
 type Verifier struct {
+	cache     verifiedCache
+	now       func() time.Time
+	leeway    time.Duration
 	secrets   []jwt.VerificationKey
 	jwks      *keyCache // nil without a JWKS URL
 	parser    *jwt.Parser
@@ -159,7 +162,7 @@ func NewVerifier(ctx context.Context, c Config) (*Verifier, error) {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 
-	v := &Verifier{roleClaim: c.RoleClaim, issuer: c.Issuer}
+	v := &Verifier{roleClaim: c.RoleClaim, issuer: c.Issuer, now: c.Now, leeway: c.Leeway}
 	for _, s := range c.HMACSecrets {
 		v.secrets = append(v.secrets, slices.Clone(s))
 	}
@@ -227,6 +230,10 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*storage.Principal
 	if len(token) > maxTokenBytes {
 		return nil, unauthorized("token is too long")
 	}
+	now, gen := v.now(), v.keyGeneration()
+	if p, ok := v.cache.get(token, now, v.leeway, gen); ok {
+		return p, nil
+	}
 	claims := jwt.MapClaims{}
 	tok, err := v.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
 		return v.keyFor(ctx, t)
@@ -234,7 +241,29 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*storage.Principal
 	if err != nil {
 		return nil, v.refusal(tok, claims, err)
 	}
-	return v.principal(claims)
+	p, err := v.principal(claims)
+	if err != nil {
+		return nil, err
+	}
+	exp, _ := claims.GetExpirationTime() // present: the parser requires it
+	nbf, _ := claims.GetNotBefore()
+	var notBefore time.Time
+	if nbf != nil {
+		notBefore = nbf.Time
+	}
+	if exp != nil && gen == v.keyGeneration() {
+		v.cache.put(token, p, exp.Time, notBefore, gen, now)
+	}
+	return p, nil
+}
+
+// keyGeneration counts the JWKS key sets seen so far (0 without a JWKS):
+// a cached token is used only under the key set that verified it.
+func (v *Verifier) keyGeneration() uint64 {
+	if v.jwks == nil {
+		return 0
+	}
+	return v.jwks.gen.Load()
 }
 
 // keyFor is the Keyfunc: it returns only keys of the token's algorithm

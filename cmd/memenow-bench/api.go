@@ -42,6 +42,10 @@ type apiClient struct {
 	base  string
 	hc    *http.Client
 	token string // a user's JWT sent as "Authorization: Bearer …"; none when empty
+	// tokens, when set, are the tokens nextToken moves through, one per
+	// request, so that the server never saw the token before.
+	tokens []string
+	next   int
 }
 
 var _ uploader = (*apiClient)(nil)
@@ -145,6 +149,16 @@ func (c *apiClient) Status(ctx context.Context, id string) (string, error) {
 // Health calls GET /health.
 func (c *apiClient) Health(ctx context.Context) error {
 	return c.do(ctx, http.MethodGet, "/health", nil, nil, nil)
+}
+
+// nextToken makes the next token of tokens the one sent; without tokens it
+// does nothing.
+func (c *apiClient) nextToken() {
+	if len(c.tokens) == 0 {
+		return
+	}
+	c.token = c.tokens[c.next%len(c.tokens)]
+	c.next++
 }
 
 // chunkCount is the number of chunks of size bytes in chunks of chunk bytes.

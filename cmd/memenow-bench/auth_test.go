@@ -142,14 +142,15 @@ func TestAuthSection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 14 {
-		t.Fatalf("%d rows, want 14: %+v", len(res), res)
+	// p50 and p99 of 8 probes, 6 added costs, the JWKS fetches.
+	if len(res) != 23 {
+		t.Fatalf("%d rows, want 23: %+v", len(res), res)
 	}
 	last := res[len(res)-1]
 	if last.Metric != "JWKS fetches during the timed requests" || last.Value != 0 {
 		t.Errorf("last row %+v, want no JWKS fetch", last)
 	}
-	for _, r := range res[:10] {
+	for _, r := range res[:16] {
 		if r.Value <= 0 {
 			t.Errorf("%s = %v", r.Metric, r.Value)
 		}
