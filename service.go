@@ -270,6 +270,8 @@ func stateError(u *Upload) error {
 	switch u.Status {
 	case StatusCompleted:
 		return Errorf(CodeUploadCompleted, "upload %s is already completed", u.ID)
+	case StatusDeleted:
+		return Errorf(CodeUploadCompleted, "upload %s is completed and its file deleted", u.ID)
 	case StatusCancelled:
 		return Errorf(CodeUploadCancelled, "upload %s is cancelled", u.ID)
 	case StatusCompleting:

@@ -578,6 +578,9 @@ func testDeleteKeepsKey(t *T, a AuthTarget) {
 	if st["status"] != "deleted" {
 		t.Fatalf("status after delete: %v", st["status"])
 	}
+	as.WantError(as.PutChunk(u, 0, u.Chunk(0)), 409, "UPLOAD_COMPLETED")
+	as.WantError(as.Complete(u), 409, "UPLOAD_COMPLETED")
+	as.WantError(as.Cancel(u), 409, "UPLOAD_COMPLETED")
 	n := as.Init("keep.txt", "text/plain", RandomBytes(50, 10), user)
 	if n.Key == key {
 		t.Fatalf("a new upload was given the deleted file's key %q", key)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	storage "github.com/memenow/memenow-storage"
 	"github.com/memenow/memenow-storage/apitest"
 	"github.com/memenow/memenow-storage/auth"
 	"github.com/memenow/memenow-storage/httpapi"
@@ -78,5 +79,16 @@ func TestAuthCORS(t *testing.T) {
 	star := startAuthServer(t, secret, []string{"*"})
 	if h := preflight(star.URL, "https://any.example"); h.Get("Access-Control-Allow-Origin") != "*" || h.Get("Access-Control-Allow-Credentials") != "" {
 		t.Fatalf("*: %v", h)
+	}
+}
+
+// TestEveryCodeHasAStatus: no code a client can receive falls through to
+// 500 by omission.
+func TestEveryCodeHasAStatus(t *testing.T) {
+	for _, code := range storage.Codes() {
+		status := httpapi.HTTPStatus(code)
+		if status == http.StatusInternalServerError && code != storage.CodeInternal {
+			t.Errorf("%s has no status of its own", code)
+		}
 	}
 }

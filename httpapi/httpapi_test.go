@@ -154,6 +154,8 @@ func TestHTTPStatusTable(t *testing.T) {
 		storage.CodeMissingField: 400, storage.CodeFileTooLarge: 413, storage.CodeUploadNotFound: 404,
 		storage.CodeUploadCompleted: 409, storage.CodeDatabase: 502, storage.CodeStorage: 502,
 		storage.CodeChunkLocked: 423, "SOMETHING_NEW": 500,
+		storage.CodeUnauthorized: 401, storage.CodeForbidden: 403,
+		storage.CodeInvalidSignature: 403, storage.CodeLinkExpired: 403,
 	} {
 		if got := httpapi.HTTPStatus(code); got != want {
 			t.Errorf("HTTPStatus(%s) = %d, want %d", code, got, want)
