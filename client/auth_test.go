@@ -5,11 +5,9 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,11 +15,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	storage "github.com/memenow/memenow-storage"
+	"github.com/memenow/memenow-storage/apitest"
 	"github.com/memenow/memenow-storage/auth"
 	"github.com/memenow/memenow-storage/client"
-	"github.com/memenow/memenow-storage/disk"
-	"github.com/memenow/memenow-storage/httpapi"
-	"github.com/memenow/memenow-storage/sqlite"
 )
 
 // jwtSecret is the HS256 secret of the test identity provider.
@@ -31,32 +27,14 @@ var jwtSecret = []byte("client-tests-hs256-secret-of-at-least-32-bytes")
 // and, when authOn, JWT authentication; it returns a client without a token.
 func newAuthServer(t *testing.T, authOn bool) *client.Client {
 	t.Helper()
-	meta, err := sqlite.Open(filepath.Join(t.TempDir(), "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { meta.Close() })
-	objects, err := disk.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := auth.NewSigner(bytes.Repeat([]byte{7}, auth.MinSigningKeyBytes))
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := storage.DefaultConfig()
 	cfg.MaxFileSize, cfg.ChunkSize, cfg.MaxChunkSize = 1<<30, chunk, 64<<20
-	svc := &storage.Service{Objects: objects, Meta: meta, Config: cfg, RequireAuth: authOn}
-	o := httpapi.Options{Service: svc, Logger: slog.New(slog.DiscardHandler), Links: signer}
+	o := apitest.LocalOptions{Config: &cfg}
 	if authOn {
-		v, err := auth.NewVerifier(context.Background(), auth.Config{HMACSecrets: [][]byte{jwtSecret}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(v.Close)
-		o.Auth = &auth.Authenticator{Verifier: v, Signer: signer}
+		o.Secret = jwtSecret
 	}
-	srv := httptest.NewServer(httpapi.NewServer(o))
+	h, _ := apitest.NewLocal(t, o)
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &client.Client{BaseURL: srv.URL, HTTPClient: srv.Client(),
 		Retry: client.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond}}

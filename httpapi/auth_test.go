@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,7 +8,6 @@ import (
 
 	storage "github.com/memenow/memenow-storage"
 	"github.com/memenow/memenow-storage/apitest"
-	"github.com/memenow/memenow-storage/auth"
 	"github.com/memenow/memenow-storage/httpapi"
 )
 
@@ -17,23 +15,8 @@ import (
 // on (HS256 user tokens signed with secret).
 func startAuthServer(t *testing.T, secret []byte, origins []string) *httptest.Server {
 	t.Helper()
-	svc := newService(t)
-	svc.RequireAuth = true
-	verifier, err := auth.NewVerifier(context.Background(), auth.Config{HMACSecrets: [][]byte{secret}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(verifier.Close)
-	key, err := auth.GenerateSigningKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := auth.NewSigner(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(httpapi.NewServer(httpapi.Options{Service: svc, Logger: quietLogger(),
-		Auth: &auth.Authenticator{Verifier: verifier, Signer: signer}, Links: signer, AllowedOrigins: origins}))
+	h, _ := apitest.NewLocal(t, apitest.LocalOptions{Secret: secret, AllowedOrigins: origins})
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"net/http"
@@ -25,10 +24,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	storage "github.com/memenow/memenow-storage"
+	"github.com/memenow/memenow-storage/apitest"
 	"github.com/memenow/memenow-storage/auth"
-	"github.com/memenow/memenow-storage/disk"
-	"github.com/memenow/memenow-storage/httpapi"
-	"github.com/memenow/memenow-storage/sqlite"
 	"github.com/memenow/memenow-storage/web"
 )
 
@@ -48,18 +45,13 @@ type server struct {
 
 func newServer(t *testing.T) *server {
 	t.Helper()
-	meta, err := sqlite.Open(filepath.Join(t.TempDir(), "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { meta.Close() })
-	objects, err := disk.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := &storage.Service{Objects: objects, Meta: meta, Config: storage.DefaultConfig()}
-	api := httpapi.NewServer(httpapi.Options{Service: svc, Logger: slog.New(slog.DiscardHandler), Page: web.Handler()})
-	gate := &chunkGate{next: api, arrived: map[int]int{}, open: make(chan struct{})}
+	api, svc := apitest.NewLocal(t, apitest.LocalOptions{Page: web.Handler()})
+	return startGated(t, api, svc)
+}
+
+// startGated serves next behind a chunkGate that is open.
+func startGated(t *testing.T, next http.Handler, svc *storage.Service) *server {
+	gate := &chunkGate{next: next, arrived: map[int]int{}, open: make(chan struct{})}
 	close(gate.open)
 	srv := httptest.NewServer(gate)
 	t.Cleanup(srv.Close)
@@ -608,27 +600,7 @@ func (a *authHeaders) count(kind string) int {
 // upload tokens and share links. It records how chunk PUTs authenticate.
 func newAuthServer(t *testing.T) (*server, *authHeaders) {
 	t.Helper()
-	meta, err := sqlite.Open(filepath.Join(t.TempDir(), "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { meta.Close() })
-	objects, err := disk.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := auth.NewSigner(bytes.Repeat([]byte{5}, auth.MinSigningKeyBytes))
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := auth.NewVerifier(context.Background(), auth.Config{HMACSecrets: [][]byte{jwtSecret}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(verifier.Close)
-	svc := &storage.Service{Objects: objects, Meta: meta, Config: storage.DefaultConfig(), RequireAuth: true}
-	api := httpapi.NewServer(httpapi.Options{Service: svc, Logger: slog.New(slog.DiscardHandler), Page: web.Handler(),
-		Auth: &auth.Authenticator{Verifier: verifier, Signer: signer}, Links: signer})
+	api, svc := apitest.NewLocal(t, apitest.LocalOptions{Secret: jwtSecret, Page: web.Handler()})
 	headers := &authHeaders{kinds: map[string]int{}}
 	recorder := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPut && r.URL.Path == "/api/upload/chunk" {
@@ -645,11 +617,7 @@ func newAuthServer(t *testing.T) (*server, *authHeaders) {
 		}
 		api.ServeHTTP(w, r)
 	})
-	gate := &chunkGate{next: recorder, arrived: map[int]int{}, open: make(chan struct{})}
-	close(gate.open)
-	srv := httptest.NewServer(gate)
-	t.Cleanup(srv.Close)
-	return &server{URL: srv.URL, svc: svc, chunkGate: gate}, headers
+	return startGated(t, recorder, svc), headers
 }
 
 // mintToken returns an HS256 token for sub with role, valid for an hour.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -16,10 +15,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	storage "github.com/memenow/memenow-storage"
+	"github.com/memenow/memenow-storage/apitest"
 	"github.com/memenow/memenow-storage/auth"
-	"github.com/memenow/memenow-storage/disk"
-	"github.com/memenow/memenow-storage/httpapi"
-	"github.com/memenow/memenow-storage/sqlite"
 )
 
 // cliJWTSecret is the HS256 secret of the tests' identity provider.
@@ -29,32 +26,14 @@ var cliJWTSecret = []byte("cli-tests-hs256-secret-of-at-least-32-bytes")
 // and, when authOn, JWT authentication, and returns its URL.
 func cliAuthServer(t *testing.T, authOn bool) string {
 	t.Helper()
-	meta, err := sqlite.Open(filepath.Join(t.TempDir(), "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { meta.Close() })
-	objects, err := disk.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := auth.NewSigner(bytes.Repeat([]byte{9}, auth.MinSigningKeyBytes))
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := storage.DefaultConfig()
 	cfg.MaxFileSize, cfg.ChunkSize, cfg.MaxChunkSize = 1<<30, cliChunk, 64<<20
-	svc := &storage.Service{Objects: objects, Meta: meta, Config: cfg, RequireAuth: authOn}
-	o := httpapi.Options{Service: svc, Logger: slog.New(slog.DiscardHandler), Links: signer}
+	o := apitest.LocalOptions{Config: &cfg}
 	if authOn {
-		v, err := auth.NewVerifier(context.Background(), auth.Config{HMACSecrets: [][]byte{cliJWTSecret}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(v.Close)
-		o.Auth = &auth.Authenticator{Verifier: v, Signer: signer}
+		o.Secret = cliJWTSecret
 	}
-	srv := httptest.NewServer(httpapi.NewServer(o))
+	h, _ := apitest.NewLocal(t, o)
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
