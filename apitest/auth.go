@@ -29,15 +29,23 @@ type AuthTarget struct {
 type Claims struct {
 	Sub, Role string
 	Admin     bool
-	// Exp and NotBefore are offsets from now; Exp 0 means one hour.
+	// Exp and NotBefore are offsets from now; Exp 0 means one hour, a
+	// negative Exp an expired token.
 	Exp, NotBefore time.Duration
 	NoExp          bool
-	Issuer         string // the target's when ""
-	Audience       string // the target's when ""
+	Issuer         string // none (or, through AuthTarget.Mint, the target's) when ""
+	Audience       string // none (or, through AuthTarget.Mint, the target's) when ""
 }
 
-// Mint returns an HS256 token for c signed with secret.
+// Mint returns an HS256 token for c signed with secret, with the target's
+// issuer and audience unless c names its own.
 func (a AuthTarget) Mint(c Claims, secret []byte) string {
+	c.Issuer, c.Audience = cmp(c.Issuer, a.Issuer), cmp(c.Audience, a.Audience)
+	return MintToken(secret, c)
+}
+
+// MintToken returns an HS256 user token for c signed with secret.
+func MintToken(secret []byte, c Claims) string {
 	now := time.Now()
 	m := jwt.MapClaims{"sub": c.Sub, "iat": now.Unix()}
 	if c.Role != "" {
@@ -56,11 +64,11 @@ func (a AuthTarget) Mint(c Claims, secret []byte) string {
 	if c.NotBefore != 0 {
 		m["nbf"] = now.Add(c.NotBefore).Unix()
 	}
-	if iss := cmp(c.Issuer, a.Issuer); iss != "" {
-		m["iss"] = iss
+	if c.Issuer != "" {
+		m["iss"] = c.Issuer
 	}
-	if aud := cmp(c.Audience, a.Audience); aud != "" {
-		m["aud"] = aud
+	if c.Audience != "" {
+		m["aud"] = c.Audience
 	}
 	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, m).SignedString(secret)
 	if err != nil {

@@ -16,7 +16,6 @@ import (
 
 	storage "github.com/memenow/memenow-storage"
 	"github.com/memenow/memenow-storage/apitest"
-	"github.com/memenow/memenow-storage/auth"
 	"github.com/memenow/memenow-storage/client"
 )
 
@@ -43,19 +42,7 @@ func newAuthServer(t *testing.T, authOn bool) *client.Client {
 // mint returns an HS256 token for user sub with role, valid for ttl (a
 // negative ttl makes an expired token); admin adds the administrator scope.
 func mint(t *testing.T, sub, role string, admin bool, ttl time.Duration) string {
-	t.Helper()
-	claims := jwt.MapClaims{"sub": sub, "exp": time.Now().Add(ttl).Unix()}
-	if role != "" {
-		claims["role"] = role
-	}
-	if admin {
-		claims["scope"] = auth.AdminScope
-	}
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(jwtSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return apitest.MintToken(jwtSecret, apitest.Claims{Sub: sub, Role: role, Admin: admin, Exp: ttl})
 }
 
 // as returns a copy of c that sends token.

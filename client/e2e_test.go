@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -19,10 +18,8 @@ import (
 	"time"
 
 	storage "github.com/memenow/memenow-storage"
+	"github.com/memenow/memenow-storage/apitest"
 	"github.com/memenow/memenow-storage/client"
-	"github.com/memenow/memenow-storage/disk"
-	"github.com/memenow/memenow-storage/httpapi"
-	"github.com/memenow/memenow-storage/sqlite"
 )
 
 // chunk is the test chunk size: the smallest the domain allows.
@@ -36,18 +33,8 @@ const testSize = 2*chunk + 1234567
 // and returns a client with quick retries.
 func newServer(t *testing.T, wrap func(http.Handler) http.Handler) *client.Client {
 	t.Helper()
-	meta, err := sqlite.Open(filepath.Join(t.TempDir(), "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { meta.Close() })
-	objects, err := disk.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := &storage.Service{Objects: objects, Meta: meta, Config: storage.Config{
-		MaxFileSize: 1 << 30, ChunkSize: chunk, MinChunkSize: chunk, MaxChunkSize: 64 << 20}}
-	var h http.Handler = httpapi.NewServer(httpapi.Options{Service: svc, Logger: slog.New(slog.DiscardHandler)})
+	h, _ := apitest.NewLocal(t, apitest.LocalOptions{Config: &storage.Config{MaxFileSize: 1 << 30, ChunkSize: chunk,
+		MinChunkSize: chunk, MaxChunkSize: 64 << 20, MaxShareTTL: storage.DefaultMaxShareTTL}})
 	if wrap != nil {
 		h = wrap(h)
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/golang-jwt/jwt/v5"
 
 	storage "github.com/memenow/memenow-storage"
 	"github.com/memenow/memenow-storage/apitest"
@@ -622,14 +621,7 @@ func newAuthServer(t *testing.T) (*server, *authHeaders) {
 
 // mintToken returns an HS256 token for sub with role, valid for an hour.
 func mintToken(t *testing.T, sub, role string) string {
-	t.Helper()
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"sub": sub, "role": role, "exp": time.Now().Add(time.Hour).Unix(),
-	}).SignedString(jwtSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return apitest.MintToken(jwtSecret, apitest.Claims{Sub: sub, Role: role})
 }
 
 // storedToken returns the token in sessionStorage, and whether any

@@ -12,11 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	storage "github.com/memenow/memenow-storage"
 	"github.com/memenow/memenow-storage/apitest"
-	"github.com/memenow/memenow-storage/auth"
 )
 
 // cliJWTSecret is the HS256 secret of the tests' identity provider.
@@ -41,19 +38,7 @@ func cliAuthServer(t *testing.T, authOn bool) string {
 // cliMint returns an HS256 token for sub with role, valid for ttl (negative:
 // expired); admin adds the administrator scope.
 func cliMint(t *testing.T, sub, role string, admin bool, ttl time.Duration) string {
-	t.Helper()
-	claims := jwt.MapClaims{"sub": sub, "exp": time.Now().Add(ttl).Unix()}
-	if role != "" {
-		claims["role"] = role
-	}
-	if admin {
-		claims["scope"] = auth.AdminScope
-	}
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(cliJWTSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return apitest.MintToken(cliJWTSecret, apitest.Claims{Sub: sub, Role: role, Admin: admin, Exp: ttl})
 }
 
 // withToken returns getenv with MEMENOW_TOKEN set to token.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"flag"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -18,9 +17,7 @@ import (
 	"time"
 
 	storage "github.com/memenow/memenow-storage"
-	"github.com/memenow/memenow-storage/disk"
-	"github.com/memenow/memenow-storage/httpapi"
-	"github.com/memenow/memenow-storage/sqlite"
+	"github.com/memenow/memenow-storage/apitest"
 )
 
 // cliChunk is the chunk size of the test server: the smallest allowed.
@@ -73,18 +70,8 @@ func (l *putLog) count(path string) int {
 // wrap (when not nil), and returns its URL.
 func cliServer(t *testing.T, log *putLog, wrap func(http.Handler) http.Handler) string {
 	t.Helper()
-	meta, err := sqlite.Open(filepath.Join(t.TempDir(), "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { meta.Close() })
-	objects, err := disk.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := &storage.Service{Objects: objects, Meta: meta, Config: storage.Config{
-		MaxFileSize: 1 << 30, ChunkSize: cliChunk, MinChunkSize: cliChunk, MaxChunkSize: 64 << 20}}
-	var h http.Handler = httpapi.NewServer(httpapi.Options{Service: svc, Logger: slog.New(slog.DiscardHandler)})
+	h, _ := apitest.NewLocal(t, apitest.LocalOptions{Config: &storage.Config{MaxFileSize: 1 << 30, ChunkSize: cliChunk,
+		MinChunkSize: cliChunk, MaxChunkSize: 64 << 20, MaxShareTTL: storage.DefaultMaxShareTTL}})
 	if wrap != nil {
 		h = wrap(h)
 	}
