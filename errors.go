@@ -37,6 +37,12 @@ const (
 	CodeInvalidSignature Code = "INVALID_SIGNATURE" // a share link that was changed or not signed by us
 	CodeLinkExpired      Code = "LINK_EXPIRED"      // a share link past its expiry
 
+	CodeUploadExpired       Code = "UPLOAD_EXPIRED"       // the upload was abandoned and expired
+	CodeRateLimited         Code = "RATE_LIMITED"         // too many requests; retry after Retry-After
+	CodeTooManyUploads      Code = "TOO_MANY_UPLOADS"     // the user's open uploads are at their limit
+	CodeQuotaExceeded       Code = "QUOTA_EXCEEDED"       // the user's bytes would exceed a quota
+	CodeInsufficientStorage Code = "INSUFFICIENT_STORAGE" // the server's storage is (nearly) full
+
 	// Codes that stay between the stores and the Service.
 
 	CodeKeyTaken    Code = "KEY_TAKEN"    // the key is reserved by another upload
@@ -54,6 +60,8 @@ func Codes() []Code {
 		CodeChunkLocked, CodeNotFound, CodeMethodNotAllowed, CodeRequestTooLarge,
 		CodeUnavailable, CodeInternal, CodeUnauthorized, CodeForbidden,
 		CodeInvalidSignature, CodeLinkExpired, CodeInvalidPart,
+		CodeUploadExpired, CodeRateLimited, CodeTooManyUploads, CodeQuotaExceeded,
+		CodeInsufficientStorage,
 	}
 }
 

@@ -29,6 +29,10 @@ type Config struct {
 	MaxChunkSize int64 // largest chunk size a client may ask for
 	// MaxShareTTL is the longest a share link may live.
 	MaxShareTTL time.Duration
+	// Quota limits each user's open uploads and bytes, checked at init in
+	// the same transaction as the insert; zero fields (the default) are no
+	// limit.
+	Quota Quota
 }
 
 // DefaultMaxShareTTL is the default longest life of a share link: 7 days.
@@ -222,7 +226,7 @@ func (s *Service) reserveKey(ctx context.Context, u *Upload, day time.Time) erro
 			return err
 		}
 		u.StoreHandle = handle
-		err = s.Meta.CreateUpload(ctx, u)
+		err = s.Meta.CreateUpload(ctx, u, s.Config.Quota)
 		if err == nil {
 			return nil
 		}

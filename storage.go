@@ -17,8 +17,9 @@ import (
 // Status is the state of an upload.
 //
 // The machine is: initiated → in_progress → completing → completed →
-// deleted, and any of initiated/in_progress/cancelling → cancelling →
-// cancelled. completing and cancelling are transient: a crash leaves the
+// deleted, any of initiated/in_progress/cancelling → cancelling →
+// cancelled, and initiated/in_progress → expired (the janitor, after the
+// upload TTL without a chunk). completing and cancelling are transient: a crash leaves the
 // upload there, and repeating the complete or cancel request finishes the
 // job. A deleted upload keeps its key reserved, so that an old link can
 // never point at another upload's file.
@@ -33,13 +34,20 @@ const (
 	StatusCancelling Status = "cancelling"
 	StatusCancelled  Status = "cancelled"
 	StatusDeleted    Status = "deleted"
+	// StatusExpired uploads were not completed within the upload TTL of
+	// their last chunk: the janitor freed their bytes and their key.
+	StatusExpired Status = "expired"
 )
+
+// OpenStatuses are the states of an upload that still takes chunks or is
+// being finished: it holds its key, its stored chunks and its user's quota.
+var OpenStatuses = []Status{StatusInitiated, StatusInProgress, StatusCompleting, StatusCancelling}
 
 // ParseStatus returns the Status named by s, or false.
 func ParseStatus(s string) (Status, bool) {
 	switch st := Status(s); st {
 	case StatusInitiated, StatusInProgress, StatusCompleting, StatusCompleted,
-		StatusCancelling, StatusCancelled, StatusDeleted:
+		StatusCancelling, StatusCancelled, StatusDeleted, StatusExpired:
 		return st, true
 	}
 	return "", false
@@ -135,6 +143,17 @@ type Object interface {
 	Info() ObjectInfo
 }
 
+// Quota limits what one user may hold. Zero fields are no limit.
+type Quota struct {
+	// MaxOpenUploads is the most uploads in OpenStatuses a user may have.
+	MaxOpenUploads int
+	// MaxOpenBytes is the most total_size a user's open uploads may add up to.
+	MaxOpenBytes int64
+	// MaxStoredBytes is the most bytes a user's completed files and open
+	// uploads may add up to.
+	MaxStoredBytes int64
+}
+
 // ListQuery selects uploads for MetaStore.ListUploads.
 type ListQuery struct {
 	// UserID, when set, keeps only that user's uploads.
@@ -214,9 +233,12 @@ type ObjectStore interface {
 // the expected states. Implementations translate their own errors into
 // *Error values with the codes listed; any other failure is CodeDatabase.
 type MetaStore interface {
-	// CreateUpload inserts a new upload. Errors: CodeKeyTaken when another
-	// upload that is not cancelled holds u.Key, CodeDatabase.
-	CreateUpload(ctx context.Context, u *Upload) error
+	// CreateUpload inserts a new upload, provided that q still holds for
+	// its user with it counted, checked in the same transaction as the
+	// insert so that the limits hold across instances. Errors: CodeKeyTaken
+	// when another upload that is not cancelled or expired holds u.Key,
+	// CodeTooManyUploads, CodeQuotaExceeded, CodeDatabase.
+	CreateUpload(ctx context.Context, u *Upload, q Quota) error
 
 	// GetUpload returns the upload with its chunk counters. Errors:
 	// CodeUploadNotFound, CodeDatabase.

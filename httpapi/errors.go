@@ -35,6 +35,12 @@ var statusOf = map[storage.Code]int{
 	storage.CodeForbidden:        http.StatusForbidden,
 	storage.CodeInvalidSignature: http.StatusForbidden,
 	storage.CodeLinkExpired:      http.StatusForbidden,
+
+	storage.CodeUploadExpired:       http.StatusGone,
+	storage.CodeRateLimited:         http.StatusTooManyRequests,
+	storage.CodeTooManyUploads:      http.StatusTooManyRequests,
+	storage.CodeQuotaExceeded:       http.StatusRequestEntityTooLarge,
+	storage.CodeInsufficientStorage: http.StatusInsufficientStorage,
 }
 
 // HTTPStatus returns the HTTP status that answers an error code.
