@@ -163,7 +163,7 @@ func completedUpload(t *testing.T, e *appEnv, key string) {
 	u := &storage.Upload{ID: fmt.Sprintf("%d-done-%s", now.UnixMilli(), t.Name()), FileName: path.Base(key), TotalSize: 100,
 		UserID: "u1", UserRole: storage.RoleCreator, ContentType: "application/octet-stream", ChunkSize: 100,
 		TotalChunks: 1, Status: storage.StatusCompleted, Key: key, CreatedAt: now, UpdatedAt: now}
-	if err := (&cfworker.MetaStore{DB: e.d1}).CreateUpload(t.Context(), u); err != nil {
+	if err := (&cfworker.MetaStore{DB: e.d1}).CreateUpload(t.Context(), u, storage.Quota{}); err != nil {
 		t.Fatalf("CreateUpload: %v", err)
 	}
 }

@@ -52,7 +52,7 @@ func isUnique(err error, column string) bool {
 
 // CreateUpload inserts u; an empty Visibility is stored as private.
 // Errors: CodeKeyTaken, CodeDatabase.
-func (s *MetaStore) CreateUpload(ctx context.Context, u *storage.Upload) error {
+func (s *MetaStore) CreateUpload(ctx context.Context, u *storage.Upload, q storage.Quota) error {
 	vis := u.Visibility
 	if vis == "" {
 		vis = storage.VisibilityPrivate

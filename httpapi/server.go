@@ -6,6 +6,7 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	storage "github.com/memenow/memenow-storage"
@@ -33,6 +34,14 @@ type Options struct {
 	// UploadTokenTTL is how long an upload token lives;
 	// DefaultUploadTokenTTL when 0.
 	UploadTokenTTL time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For and
+	// CF-Connecting-IP headers name the client (clientip.go).
+	TrustedProxies []netip.Prefix
+	// Limits bound what one request may hold (limits.go).
+	Limits RequestLimits
+	// RateLimits are the token buckets per user and per client IP
+	// (ratelimit.go); the zero value is off.
+	RateLimits RateLimits
 	// Page, when not nil, serves the browser upload page at GET /.
 	Page http.Handler
 	// Now returns the current time for error timestamps; time.Now when nil.
@@ -52,12 +61,16 @@ type server struct {
 	links          LinkSigner
 	downloadOrigin string
 	uploadTokenTTL time.Duration
+	trusted        []netip.Prefix
+	limits         RequestLimits
+	rateLimits     RateLimits
 }
 
 // NewServer returns the HTTP handler of the whole API.
 func NewServer(o Options) http.Handler {
 	s := &server{svc: o.Service, log: o.Logger, page: o.Page, nowFunc: o.Now, mux: http.NewServeMux(),
-		auth: o.Auth, links: o.Links, downloadOrigin: o.DownloadOrigin, uploadTokenTTL: o.UploadTokenTTL}
+		auth: o.Auth, links: o.Links, downloadOrigin: o.DownloadOrigin, uploadTokenTTL: o.UploadTokenTTL,
+		trusted: o.TrustedProxies, limits: o.Limits, rateLimits: o.RateLimits}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -78,8 +91,10 @@ func NewServer(o Options) http.Handler {
 	}
 	s.routes()
 	var h http.Handler = http.HandlerFunc(s.dispatch)
+	h = s.rateLimit(h) // after authenticate: per user when there is one
 	h = s.authenticate(h)
 	h = s.cors(h)
+	h = s.limitRequests(h) // before anything reads the request
 	h = s.recoverPanics(h)
 	h = s.logRequests(h)
 	return h

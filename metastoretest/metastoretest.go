@@ -99,7 +99,7 @@ func newUpload(st storage.Status) *storage.Upload {
 func create(t *testing.T, s storage.MetaStore, st storage.Status) *storage.Upload {
 	t.Helper()
 	u := newUpload(st)
-	if err := s.CreateUpload(t.Context(), u); err != nil {
+	if err := s.CreateUpload(t.Context(), u, storage.Quota{}); err != nil {
 		t.Fatalf("CreateUpload: %v", err)
 	}
 	return u
@@ -188,7 +188,7 @@ func testRoundTrip(t *testing.T, s storage.MetaStore) {
 	loc := time.FixedZone("UTC+5:30", 5*3600+1800)
 	u.CreatedAt = time.Date(2024, 2, 29, 23, 59, 58, 123_456_789, loc)
 	u.UpdatedAt = time.Date(2024, 3, 1, 0, 0, 1, 987_654_321, loc)
-	if err := s.CreateUpload(t.Context(), u); err != nil {
+	if err := s.CreateUpload(t.Context(), u, storage.Quota{}); err != nil {
 		t.Fatalf("CreateUpload: %v", err)
 	}
 	got := get(t, s, u.ID)
@@ -251,7 +251,7 @@ func testDuplicateID(t *testing.T, s storage.MetaStore) {
 	u := create(t, s, storage.StatusInitiated)
 	dup := newUpload(storage.StatusInitiated)
 	dup.ID = u.ID
-	err := s.CreateUpload(t.Context(), dup)
+	err := s.CreateUpload(t.Context(), dup, storage.Quota{})
 	wantCode(t, "CreateUpload with a used id", err, storage.CodeDatabase)
 	if got := get(t, s, u.ID); got.Key != u.Key {
 		t.Errorf("the duplicate replaced the upload: key %q, want %q", got.Key, u.Key)
@@ -268,17 +268,17 @@ func testKeyReservation(t *testing.T, s storage.MetaStore) {
 			first := create(t, s, holder)
 			second := newUpload(storage.StatusInitiated)
 			second.Key = first.Key
-			wantCode(t, "second CreateUpload with the same key", s.CreateUpload(ctx, second), storage.CodeKeyTaken)
+			wantCode(t, "second CreateUpload with the same key", s.CreateUpload(ctx, second, storage.Quota{}), storage.CodeKeyTaken)
 			_, err := s.GetUpload(ctx, second.ID)
 			wantCode(t, "GetUpload of the refused upload", err, storage.CodeUploadNotFound)
 
 			transition(t, s, first.ID, []storage.Status{holder}, storage.StatusCancelled)
-			if err := s.CreateUpload(ctx, second); err != nil {
+			if err := s.CreateUpload(ctx, second, storage.Quota{}); err != nil {
 				t.Fatalf("CreateUpload after the holder was cancelled: %v", err)
 			}
 			third := newUpload(storage.StatusInitiated)
 			third.Key = first.Key
-			wantCode(t, "third CreateUpload with the same key", s.CreateUpload(ctx, third), storage.CodeKeyTaken)
+			wantCode(t, "third CreateUpload with the same key", s.CreateUpload(ctx, third, storage.Quota{}), storage.CodeKeyTaken)
 
 			_, err = s.Transition(ctx, first.ID, []storage.Status{storage.StatusCancelled}, storage.StatusInitiated)
 			wantCode(t, "reviving the cancelled holder while its key is taken", err, storage.CodeConflict)
@@ -291,7 +291,7 @@ func testKeyReservation(t *testing.T, s storage.MetaStore) {
 		a := create(t, s, storage.StatusCancelled)
 		b := newUpload(storage.StatusCancelled)
 		b.Key = a.Key
-		if err := s.CreateUpload(ctx, b); err != nil {
+		if err := s.CreateUpload(ctx, b, storage.Quota{}); err != nil {
 			t.Fatalf("CreateUpload of a cancelled upload with a cancelled upload's key: %v", err)
 		}
 	})
@@ -354,7 +354,7 @@ func testTransitionReturnsUpload(t *testing.T, s storage.MetaStore) {
 	u := newUpload(storage.StatusInitiated)
 	u.CreatedAt = time.Now().Add(-time.Hour).UTC()
 	u.UpdatedAt = u.CreatedAt
-	if err := s.CreateUpload(t.Context(), u); err != nil {
+	if err := s.CreateUpload(t.Context(), u, storage.Quota{}); err != nil {
 		t.Fatalf("CreateUpload: %v", err)
 	}
 	record(t, s, u.ID, storage.Chunk{Index: 1, Size: 7, ETag: "e1"})
@@ -658,7 +658,7 @@ func testVisibility(t *testing.T, s storage.MetaStore) {
 		t.Run(tt.name, func(t *testing.T) {
 			u := newUpload(storage.StatusInitiated)
 			u.Visibility = tt.set
-			if err := s.CreateUpload(ctx, u); err != nil {
+			if err := s.CreateUpload(ctx, u, storage.Quota{}); err != nil {
 				t.Fatalf("CreateUpload: %v", err)
 			}
 			if got := get(t, s, u.ID).Visibility; got != tt.want {
@@ -700,7 +700,7 @@ func testDeleted(t *testing.T, s storage.MetaStore) {
 
 	again := newUpload(storage.StatusInitiated)
 	again.Key = u.Key
-	wantCode(t, "CreateUpload with a deleted upload's key", s.CreateUpload(ctx, again), storage.CodeKeyTaken)
+	wantCode(t, "CreateUpload with a deleted upload's key", s.CreateUpload(ctx, again, storage.Quota{}), storage.CodeKeyTaken)
 	if st := get(t, s, u.ID).Status; st != storage.StatusDeleted {
 		t.Errorf("status = %s, want deleted", st)
 	}
@@ -743,7 +743,7 @@ func testGetUploadByKey(t *testing.T, s storage.MetaStore) {
 		// Another cancelled upload with the key is not returned either.
 		other := newUpload(storage.StatusCancelled)
 		other.Key = first.Key
-		if err := s.CreateUpload(ctx, other); err != nil {
+		if err := s.CreateUpload(ctx, other, storage.Quota{}); err != nil {
 			t.Fatalf("CreateUpload of a second cancelled upload: %v", err)
 		}
 		_, err = s.GetUploadByKey(ctx, first.Key)
@@ -751,7 +751,7 @@ func testGetUploadByKey(t *testing.T, s storage.MetaStore) {
 
 		second := newUpload(storage.StatusInitiated)
 		second.Key = first.Key
-		if err := s.CreateUpload(ctx, second); err != nil {
+		if err := s.CreateUpload(ctx, second, storage.Quota{}); err != nil {
 			t.Fatalf("CreateUpload with the freed key: %v", err)
 		}
 		if got := getByKey(t, s, first.Key); got.ID != second.ID || got.Status != storage.StatusInitiated {
@@ -767,7 +767,7 @@ func testGetUploadByKey(t *testing.T, s storage.MetaStore) {
 		}
 		next := newUpload(storage.StatusInitiated)
 		next.Key = u.Key
-		wantCode(t, "CreateUpload with a deleted upload's key", s.CreateUpload(ctx, next), storage.CodeKeyTaken)
+		wantCode(t, "CreateUpload with a deleted upload's key", s.CreateUpload(ctx, next, storage.Quota{}), storage.CodeKeyTaken)
 		if got := getByKey(t, s, u.Key); got.ID != u.ID {
 			t.Errorf("GetUploadByKey after the refused CreateUpload = %s, want %s", got.ID, u.ID)
 		}
@@ -821,7 +821,7 @@ func newListing(t *testing.T, s storage.MetaStore, base time.Time, offsets []int
 		u.UserID = l.user
 		u.Key = storage.ObjectKey(storage.RoleCreator, l.user, created, "video/mp4", fmt.Sprintf("%s-%d.mp4", tag[:8], i))
 		u.CreatedAt, u.UpdatedAt = created, created
-		if err := s.CreateUpload(t.Context(), u); err != nil {
+		if err := s.CreateUpload(t.Context(), u, storage.Quota{}); err != nil {
 			t.Fatalf("CreateUpload: %v", err)
 		}
 		l.all = append(l.all, u)

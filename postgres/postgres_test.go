@@ -155,7 +155,7 @@ func TestConcurrentOpen(t *testing.T) {
 	}
 	// Every store works on the one schema: an upload made through one is seen by all.
 	u := newUpload("open-" + uuid.NewString())
-	if err := stores[0].CreateUpload(t.Context(), u); err != nil {
+	if err := stores[0].CreateUpload(t.Context(), u, storage.Quota{}); err != nil {
 		t.Fatalf("CreateUpload: %v", err)
 	}
 	for i, s := range stores {
@@ -305,7 +305,7 @@ func TestChunksCascadeWithUpload(t *testing.T) {
 	defer s.Close()
 	ctx := t.Context()
 	u := newUpload("cascade-" + uuid.NewString())
-	if err := s.CreateUpload(ctx, u); err != nil {
+	if err := s.CreateUpload(ctx, u, storage.Quota{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RecordChunk(ctx, u.ID, storage.Chunk{Index: 0, Size: 10, ETag: "e"}, []storage.Status{storage.StatusInitiated}); err != nil {
@@ -351,7 +351,7 @@ func storeOps(s *Store, id string) []struct {
 			_, err := s.ListUploads(ctx, storage.ListQuery{UserID: "u1", Limit: 5, After: &storage.ListCursor{CreatedAt: time.Now(), ID: id}})
 			return err
 		}},
-		{"CreateUpload", func(ctx context.Context) error { return s.CreateUpload(ctx, newUpload("new-"+uuid.NewString())) }},
+		{"CreateUpload", func(ctx context.Context) error { return s.CreateUpload(ctx, newUpload("new-"+uuid.NewString()), storage.Quota{}) }},
 		{"RecordChunk", func(ctx context.Context) error {
 			return s.RecordChunk(ctx, id, storage.Chunk{Index: 1, Size: 10, ETag: "e1"}, from)
 		}},
@@ -382,10 +382,10 @@ func TestUnknownConstraintIsNotKeyTaken(t *testing.T) {
 	}
 	a, b := newUpload("a-"+uuid.NewString()), newUpload("b-"+uuid.NewString())
 	a.StoreHandle, b.StoreHandle = "same", "same"
-	if err := s.CreateUpload(t.Context(), a); err != nil {
+	if err := s.CreateUpload(t.Context(), a, storage.Quota{}); err != nil {
 		t.Fatal(err)
 	}
-	wantDatabaseError(t, "CreateUpload violating another unique index", s.CreateUpload(t.Context(), b))
+	wantDatabaseError(t, "CreateUpload violating another unique index", s.CreateUpload(t.Context(), b, storage.Quota{}))
 }
 
 // TestRecoversAfterDatabaseRestart stops a PostgreSQL server of its own under
@@ -398,7 +398,7 @@ func TestRecoversAfterDatabaseRestart(t *testing.T) {
 	defer s.Close()
 	ctx := t.Context()
 	u := newUpload("restart-" + uuid.NewString())
-	if err := s.CreateUpload(ctx, u); err != nil {
+	if err := s.CreateUpload(ctx, u, storage.Quota{}); err != nil {
 		t.Fatal(err)
 	}
 	from := []storage.Status{storage.StatusInitiated, storage.StatusInProgress}
@@ -460,7 +460,7 @@ func TestTwoStoresOneDatabase(t *testing.T) {
 	defer stores[1].Close()
 	ctx := t.Context()
 	u := newUpload("two-" + uuid.NewString())
-	if err := stores[0].CreateUpload(ctx, u); err != nil {
+	if err := stores[0].CreateUpload(ctx, u, storage.Quota{}); err != nil {
 		t.Fatal(err)
 	}
 	from := []storage.Status{storage.StatusInitiated, storage.StatusInProgress}

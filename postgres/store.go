@@ -25,7 +25,7 @@ func fromMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 // CreateUpload inserts u with every field it carries; an empty Visibility
 // is stored as private. Errors: CodeKeyTaken when an upload that is not
 // cancelled holds u.Key, CodeDatabase (a duplicate id included).
-func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload) error {
+func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload, q storage.Quota) error {
 	vis := u.Visibility
 	if vis == "" {
 		vis = storage.VisibilityPrivate

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	storage "github.com/memenow/memenow-storage"
 )
 
 // holdWriter occupies the writer with a write that blocks until the
@@ -196,7 +198,7 @@ func TestGroupCommitBrokenTransaction(t *testing.T) {
 			t.Errorf("row %q of the lost batch is in the database", id)
 		}
 	}
-	if err := s.CreateUpload(t.Context(), newUpload("later")); err != nil {
+	if err := s.CreateUpload(t.Context(), newUpload("later"), storage.Quota{}); err != nil {
 		t.Fatalf("a write after the lost batch: %v", err)
 	}
 	if !uploadExists(t, s, "later") {
@@ -211,7 +213,7 @@ func TestCloseWaitsForQueuedWrites(t *testing.T) {
 	s := openT(t, path)
 	release := holdWriter(t, s)
 	errc := make(chan error, 1)
-	go func() { errc <- s.CreateUpload(t.Context(), newUpload("queued")) }()
+	go func() { errc <- s.CreateUpload(t.Context(), newUpload("queued"), storage.Quota{}) }()
 	waitQueued(t, s, 1)
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()

@@ -66,7 +66,7 @@ func TestReopenKeepsData(t *testing.T) {
 	ctx := t.Context()
 	s := openT(t, path)
 	u := newUpload("reopen-" + uuid.NewString())
-	if err := s.CreateUpload(ctx, u); err != nil {
+	if err := s.CreateUpload(ctx, u, storage.Quota{}); err != nil {
 		t.Fatal(err)
 	}
 	from := []storage.Status{storage.StatusInitiated, storage.StatusInProgress}
@@ -302,7 +302,7 @@ func TestChunksCascadeWithUpload(t *testing.T) {
 	defer s.Close()
 	ctx := t.Context()
 	u := newUpload("cascade-" + uuid.NewString())
-	if err := s.CreateUpload(ctx, u); err != nil {
+	if err := s.CreateUpload(ctx, u, storage.Quota{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RecordChunk(ctx, u.ID, storage.Chunk{Index: 0, Size: 10, ETag: "e"}, []storage.Status{storage.StatusInitiated}); err != nil {
@@ -335,7 +335,7 @@ func TestErrorsAfterCloseAreDatabaseErrors(t *testing.T) {
 		{"ListChunks", func() error { _, err := s.ListChunks(ctx, "x"); return err }},
 		{"GetUploadByKey", func() error { _, err := s.GetUploadByKey(ctx, newUpload("x").Key); return err }},
 		{"ListUploads", func() error { _, err := s.ListUploads(ctx, storage.ListQuery{Limit: 5}); return err }},
-		{"CreateUpload", func() error { return s.CreateUpload(ctx, newUpload("x")) }},
+		{"CreateUpload", func() error { return s.CreateUpload(ctx, newUpload("x"), storage.Quota{}) }},
 		{"RecordChunk", func() error {
 			return s.RecordChunk(ctx, "x", storage.Chunk{}, []storage.Status{storage.StatusInitiated})
 		}},
@@ -371,7 +371,7 @@ func BenchmarkRecordChunk(b *testing.B) {
 	defer s.Close()
 	ctx := b.Context()
 	u := newUpload("bench-" + uuid.NewString())
-	if err := s.CreateUpload(ctx, u); err != nil {
+	if err := s.CreateUpload(ctx, u, storage.Quota{}); err != nil {
 		b.Fatal(err)
 	}
 	from := []storage.Status{storage.StatusInitiated, storage.StatusInProgress}
@@ -391,7 +391,7 @@ func BenchmarkRecordChunkParallel(b *testing.B) {
 	defer s.Close()
 	ctx := b.Context()
 	u := newUpload("bench-" + uuid.NewString())
-	if err := s.CreateUpload(ctx, u); err != nil {
+	if err := s.CreateUpload(ctx, u, storage.Quota{}); err != nil {
 		b.Fatal(err)
 	}
 	from := []storage.Status{storage.StatusInitiated, storage.StatusInProgress}

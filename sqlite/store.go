@@ -41,7 +41,7 @@ func visibility(v storage.Visibility) storage.Visibility {
 
 // CreateUpload inserts u; an empty Visibility is stored as private. Errors: CodeKeyTaken when an upload that is not
 // cancelled holds u.Key, CodeDatabase (a duplicate id included).
-func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload) error {
+func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload, q storage.Quota) error {
 	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO uploads (`+uploadColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

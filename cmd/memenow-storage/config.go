@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -43,6 +44,15 @@ type serveConfig struct {
 	DownloadOrigin string
 	InsecureNoAuth bool
 	corsSet        bool // --cors-origins (or the old --allowed-origins) was given
+
+	// TrustedProxies are the peers whose X-Forwarded-For and
+	// CF-Connecting-IP headers are believed, and which the per-IP limits
+	// exempt (every client behind a proxy shares its address).
+	TrustedProxies []netip.Prefix
+
+	netLimits    // netlimits.go: timeouts and connection caps
+	abuseLimits  // abuse.go: rate limits, quotas, the disk guard
+	expiryConfig // expiry.go: upload expiry, the janitor, health and safe start
 }
 
 // authOn reports whether a key source for user tokens is configured.
@@ -79,6 +89,15 @@ func envName(flagName string) string {
 func fileKey(flagName string) string { return strings.ReplaceAll(flagName, "-", "_") }
 
 func serveSettings() []setting {
+	s := baseSettings()
+	s = append(s, netLimitSettings()...)
+	s = append(s, abuseSettings()...)
+	return append(s, expirySettings()...)
+}
+
+// baseSettings are the settings of the service itself, its stores and its
+// identity and access.
+func baseSettings() []setting {
 	return []setting{
 		{"addr", "address to listen on", "127.0.0.1:8787", func(c *serveConfig, v string) error {
 			c.Addr = v
@@ -201,6 +220,27 @@ func serveSettings() []setting {
 				return fmt.Errorf("must be an http:// or https:// origin, got %q", v)
 			}
 			c.DownloadOrigin = strings.TrimRight(v, "/")
+			return nil
+		}},
+		{"trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For / CF-Connecting-IP are believed", "", func(c *serveConfig, v string) error {
+			c.TrustedProxies = nil
+			for _, part := range strings.Split(v, ",") {
+				if part = strings.TrimSpace(part); part == "" {
+					continue
+				}
+				if !strings.Contains(part, "/") {
+					addr, err := netip.ParseAddr(part)
+					if err != nil {
+						return fmt.Errorf("%q is not an IP address or CIDR", part)
+					}
+					part = netip.PrefixFrom(addr, addr.BitLen()).String()
+				}
+				p, err := netip.ParsePrefix(part)
+				if err != nil {
+					return fmt.Errorf("%q is not an IP address or CIDR", part)
+				}
+				c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+			}
 			return nil
 		}},
 		{"insecure-no-auth", "allow listening on a non-loopback address without auth (anyone may then act as anyone)", "false", func(c *serveConfig, v string) (err error) {

@@ -70,21 +70,34 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer closeStores()
 	svc.RequireAuth = authenticator != nil
+	if err := checkSafeStart(ctx, cfg, svc); err != nil {
+		fmt.Fprintf(stderr, "memenow-storage: %v\n", err)
+		return exitFailure
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "memenow-storage: %v\n", err)
 		return exitFailure
 	}
+	if ln, err = guardListener(ln, cfg, log); err != nil {
+		fmt.Fprintf(stderr, "memenow-storage: %v\n", err)
+		return exitFailure
+	}
+	opts := httpapi.Options{
+		Service: svc, Logger: log, AllowedOrigins: cfg.AllowedOrigins, Page: web.Handler(),
+		Auth: authenticator, Links: signer, DownloadOrigin: cfg.DownloadOrigin, TrustedProxies: cfg.TrustedProxies,
+	}
+	applyAbuseLimits(cfg, &svc.Config, &opts)
 	srv := &http.Server{
-		Handler: httpapi.NewServer(httpapi.Options{
-			Service: svc, Logger: log, AllowedOrigins: cfg.AllowedOrigins, Page: web.Handler(),
-			Auth: authenticator, Links: signer, DownloadOrigin: cfg.DownloadOrigin,
-		}),
+		Handler:           httpapi.NewServer(opts),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	applyNetLimits(srv, cfg)
+	stopJanitor := startJanitor(ctx, cfg, svc, log)
+	defer stopJanitor()
 	log.Info("memenow-storage listening", "addr", "http://"+ln.Addr().String(),
 		"metadata", describeDatabase(cfg), "storage", svc.Objects.Describe(), "auth", cfg.authOn())
 
