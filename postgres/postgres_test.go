@@ -351,7 +351,9 @@ func storeOps(s *Store, id string) []struct {
 			_, err := s.ListUploads(ctx, storage.ListQuery{UserID: "u1", Limit: 5, After: &storage.ListCursor{CreatedAt: time.Now(), ID: id}})
 			return err
 		}},
-		{"CreateUpload", func(ctx context.Context) error { return s.CreateUpload(ctx, newUpload("new-"+uuid.NewString()), storage.Quota{}) }},
+		{"CreateUpload", func(ctx context.Context) error {
+			return s.CreateUpload(ctx, newUpload("new-"+uuid.NewString()), storage.Quota{})
+		}},
 		{"RecordChunk", func(ctx context.Context) error {
 			return s.RecordChunk(ctx, id, storage.Chunk{Index: 1, Size: 10, ETag: "e1"}, from)
 		}},
