@@ -118,6 +118,10 @@ type InitRequest struct {
 	Visibility string
 }
 
+// MaxContentTypeBytes is the longest content_type accepted at init: it is
+// kept with the object (a disk xattr, an S3 header), whose room is small.
+const MaxContentTypeBytes = 255
+
 // maxKeyAttempts bounds the readable alternatives ("name-2.ext" …) tried
 // before a name gets a suffix from the upload id.
 const maxKeyAttempts = 20
@@ -156,6 +160,9 @@ func (s *Service) Init(ctx context.Context, r InitRequest) (*Upload, error) {
 	role, ok := ParseRole(r.UserRole)
 	if !ok {
 		return nil, Errorf(CodeInvalidField, "user_role must be one of creator, member, subscriber")
+	}
+	if len(r.ContentType) > MaxContentTypeBytes {
+		return nil, Errorf(CodeInvalidField, "content_type must be at most %d bytes", MaxContentTypeBytes)
 	}
 	contentType, ok := NormalizeContentType(r.ContentType)
 	if !ok {

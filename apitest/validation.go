@@ -58,6 +58,8 @@ func testInitValidation(t *T) {
 		{"content_type invalid", with("content_type", "not a type"), 400, "INVALID_FIELD"},
 		{"content_type no subtype", with("content_type", "video/"), 400, "INVALID_FIELD"},
 		{"content_type number", with("content_type", 1), 400, "INVALID_FIELD"},
+		{"content_type over 255 bytes", with("content_type", "application/x-"+strings.Repeat("a", 5000)), 400, "INVALID_FIELD"},
+		{"content_type of 256 bytes with parameters", with("content_type", "text/plain; x="+strings.Repeat("b", 242)), 400, "INVALID_FIELD"},
 		{"chunk_size too small", with("chunk_size", 1024), 400, "INVALID_FIELD"},
 		{"chunk_size too large", with("chunk_size", int64(6)<<30), 400, "INVALID_FIELD"},
 		{"chunk_size string", with("chunk_size", "5MiB"), 400, "INVALID_FIELD"},

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,20 +40,33 @@ func isPostgres(database string) bool {
 	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
 }
 
-// redactPassword hides the password of a URL-style connection string.
-func redactPassword(u string) string {
-	scheme, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return u
+// redactPassword hides the secrets of a URL-style connection string: the
+// password of its user info and every query parameter whose name says it
+// holds a secret (password, sslpassword, token, secret, key, …).
+func redactPassword(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL, not shown)"
 	}
-	userinfo, host, ok := strings.Cut(rest, "@")
-	if !ok {
-		return u
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
-	if user, _, hasPass := strings.Cut(userinfo, ":"); hasPass {
-		return scheme + "://" + user + ":xxxxx@" + host
+	q := u.Query()
+	changed := false
+	for name := range q {
+		lower := strings.ToLower(name)
+		for _, word := range []string{"password", "passwd", "pwd", "secret", "token", "key", "credential", "signature"} {
+			if strings.Contains(lower, word) {
+				q.Set(name, "xxxxx")
+				changed = true
+				break
+			}
+		}
 	}
-	return u
+	if changed {
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // openMeta opens the metadata store the configuration names.
