@@ -26,6 +26,20 @@ type RetryPolicy struct {
 	// MaxDelay caps the backoff delay and a server's Retry-After;
 	// DefaultMaxDelay when 0.
 	MaxDelay time.Duration
+	// OnRetry, when set, is called before each wait with the failure that
+	// is retried and how long the wait is, so that a program can say why it
+	// waits. It may be called from several goroutines at once.
+	OnRetry func(err error, delay time.Duration)
+}
+
+// waitToRetry reports err and waits before retry number attempt (0 for
+// the first), or until ctx ends.
+func (p RetryPolicy) waitToRetry(ctx context.Context, attempt int, err error) error {
+	d := p.delay(attempt, err)
+	if p.OnRetry != nil {
+		p.OnRetry(err, d)
+	}
+	return sleep(ctx, d)
 }
 
 // Defaults of RetryPolicy.
@@ -151,7 +165,7 @@ func (c *Client) retry(ctx context.Context, p RetryPolicy, idempotent bool, f fu
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err := sleep(ctx, p.delay(attempt, err)); err != nil {
+		if err := p.waitToRetry(ctx, attempt, err); err != nil {
 			return err
 		}
 	}
