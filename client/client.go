@@ -131,6 +131,9 @@ type UploadStatus struct {
 	// UploadToken is a fresh upload token (see InitResponse.UploadToken),
 	// sent with auth on to the owner while the upload takes chunks.
 	UploadToken string `json:"upload_token,omitempty"`
+	// ExpiresAt is when the server will expire the upload if it is not
+	// finished (RFC 3339, as sent), from a server that expires uploads.
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 // Health is the server's health report.
