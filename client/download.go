@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"strconv"
@@ -29,6 +30,10 @@ type DownloadOptions struct {
 	// MaxRetries overrides the client's RetryPolicy.MaxRetries when
 	// non-zero. It counts consecutive failures that brought no new bytes.
 	MaxRetries int
+	// NoOverwrite makes DownloadFile refuse a destination that exists, with
+	// an error that matches fs.ErrExist: before the transfer, and again,
+	// atomically where the file system allows, when the file is put in place.
+	NoOverwrite bool
 }
 
 // Download writes the file at key to w. A transfer cut short is resumed
@@ -46,38 +51,155 @@ func (c *Client) DownloadWith(ctx context.Context, key string, w io.Writer, opts
 // path+".part", which is renamed to path once complete; a ".part" file left
 // by an interrupted download is resumed from its end. Stored files are never
 // overwritten on the server, so the bytes already received stay valid.
+// The ".part" file is created with the first byte that arrives, so a refusal
+// (an unknown key, a missing token) leaves no file behind, and an empty one
+// left by a failed attempt is removed. An existing path is replaced unless
+// opts.NoOverwrite is set.
 func (c *Client) DownloadFile(ctx context.Context, key, path string, opts DownloadOptions) (*FileInfo, error) {
-	part := path + ".part"
-	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	offset, err := f.Seek(0, io.SeekEnd)
-	if err != nil {
-		return nil, err
-	}
-	restart := func() error {
-		if err := f.Truncate(0); err != nil {
-			return err
+	if opts.NoOverwrite {
+		if err := refuseExisting(path); err != nil {
+			return nil, err
 		}
-		_, err := f.Seek(0, io.SeekStart)
-		return err
 	}
-	info, err := c.download(ctx, key, f, offset, restart, opts)
+	part := &partFile{path: path + ".part"}
+	if err := part.openExisting(); err != nil {
+		return nil, err
+	}
+	info, err := c.download(ctx, key, part, part.size, part.restart, opts)
+	if err == nil {
+		err = part.finish()
+	}
 	if err != nil {
+		part.abandon()
 		return nil, err
 	}
-	if err := f.Sync(); err != nil {
-		return nil, err
+	if opts.NoOverwrite {
+		err = renameNoReplace(part.path, path)
+	} else {
+		err = os.Rename(part.path, path)
 	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(part, path); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return info, nil
+}
+
+// refuseExisting returns an error matching fs.ErrExist when path exists.
+func refuseExisting(path string) error {
+	_, err := os.Lstat(path)
+	switch {
+	case err == nil:
+		return &fs.PathError{Op: "download", Path: path, Err: fs.ErrExist}
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	}
+	return err
+}
+
+// renameNoReplace moves from to to unless to exists: a hard link, which
+// fails when to exists, then the removal of from. Where the file system
+// has no hard links it checks, then renames.
+func renameNoReplace(from, to string) error {
+	err := os.Link(from, to)
+	switch {
+	case err == nil:
+		return os.Remove(from)
+	case errors.Is(err, fs.ErrExist):
+		return &fs.PathError{Op: "download", Path: to, Err: fs.ErrExist}
+	}
+	if err := refuseExisting(to); err != nil {
+		return err
+	}
+	return os.Rename(from, to)
+}
+
+// partFile is the ".part" file of a download. It is opened when it exists
+// and created only when the first byte is written.
+type partFile struct {
+	path string
+	f    *os.File
+	size int64 // bytes it held when opened
+}
+
+// openExisting opens the file when it exists and records its size.
+func (p *partFile) openExisting() error {
+	f, err := os.OpenFile(p.path, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	n, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	p.f, p.size = f, n
+	return nil
+}
+
+// create creates the file if it is not open yet.
+func (p *partFile) create() error {
+	if p.f != nil {
+		return nil
+	}
+	f, err := os.OpenFile(p.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	p.f = f
+	return nil
+}
+
+func (p *partFile) Write(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if err := p.create(); err != nil {
+		return 0, err
+	}
+	return p.f.Write(b)
+}
+
+// restart empties the file, for a server that sends the whole file again.
+func (p *partFile) restart() error {
+	if p.f == nil {
+		return nil
+	}
+	if err := p.f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := p.f.Seek(0, io.SeekStart)
+	return err
+}
+
+// finish makes the complete file durable and closes it; an empty file is
+// created now.
+func (p *partFile) finish() error {
+	if err := p.create(); err != nil {
+		return err
+	}
+	err := p.f.Sync()
+	if cerr := p.f.Close(); err == nil {
+		err = cerr
+	}
+	p.f = nil
+	return err
+}
+
+// abandon closes the file after a failure, keeping what arrived for a
+// later resume, and removes it when it holds nothing.
+func (p *partFile) abandon() {
+	if p.f == nil {
+		return
+	}
+	fi, err := p.f.Stat()
+	_ = p.f.Close()
+	p.f = nil
+	if err == nil && fi.Size() == 0 {
+		_ = os.Remove(p.path)
+	}
 }
 
 // FileURL returns the URL of the file at key.
@@ -139,7 +261,7 @@ func (c *Client) download(ctx context.Context, key string, w io.Writer, offset i
 		if errors.As(err, &we) || !retryable(err, true) || failures >= p.maxRetries() {
 			return nil, err
 		}
-		if err := sleep(ctx, p.delay(failures, err)); err != nil {
+		if err := p.waitToRetry(ctx, failures, err); err != nil {
 			return nil, err
 		}
 		failures++
