@@ -77,7 +77,9 @@ func (c *Client) UploadFile(ctx context.Context, f *os.File, opts UploadOptions)
 // Upload uploads size bytes read from r: it starts an upload (or resumes
 // opts.ResumeID), sends the missing chunks in parallel, each streamed from an
 // io.SectionReader and retried on transient failures, and completes the
-// upload. When ctx is cancelled it stops and returns ctx's error; the upload
+// upload. An empty file (size 0) is sent as the server answers its init:
+// with no chunk, or with one empty chunk; a server that refuses empty files
+// answers the init with CodeInvalidField. When ctx is cancelled it stops and returns ctx's error; the upload
 // can then be resumed with its id.
 func (c *Client) Upload(ctx context.Context, r io.ReaderAt, size int64, opts UploadOptions) (*UploadResult, error) {
 	cc := *c
@@ -92,7 +94,8 @@ func (c *Client) Upload(ctx context.Context, r io.ReaderAt, size int64, opts Upl
 	if st.Status == string(storage.StatusCompleted) {
 		return res, nil
 	}
-	if st.ChunkSize <= 0 || st.TotalChunks <= 0 {
+	// An empty file has no chunk, or one empty chunk, as the server decides.
+	if st.ChunkSize <= 0 || st.TotalChunks < 0 || (st.TotalChunks == 0 && size != 0) {
 		return nil, fmt.Errorf("client: server gave chunk_size %d and total_chunks %d", st.ChunkSize, st.TotalChunks)
 	}
 	up := &chunkUploader{c: &cc, r: r, st: st, parallel: opts.Parallel, progress: opts.Progress}
@@ -169,8 +172,8 @@ func (c *Client) startUpload(ctx context.Context, size int64, opts UploadOptions
 			return st, true, nil
 		}
 	}
-	if size <= 0 {
-		return nil, false, storage.Errorf(storage.CodeInvalidField, "cannot upload an empty file")
+	if size < 0 {
+		return nil, false, storage.Errorf(storage.CodeInvalidField, "cannot upload %d bytes", size)
 	}
 	in, err := c.Init(ctx, InitRequest{FileName: opts.FileName, TotalSize: size, UserID: opts.UserID,
 		UserRole: opts.UserRole, ContentType: opts.ContentType, ChunkSize: opts.ChunkSize,
