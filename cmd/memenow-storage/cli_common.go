@@ -6,11 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -31,12 +33,17 @@ const (
 // --server nor MEMENOW_SERVER names one.
 const cliDefaultServer = "http://127.0.0.1:8787"
 
-// cliCommon holds the flags every client subcommand takes.
+// cliCommon holds the flags every client subcommand takes, and where its
+// notes go.
 type cliCommon struct {
 	server   string
 	token    string // --token
 	envToken string // MEMENOW_TOKEN, used when --token is not given
-	quiet    bool
+	quiet    bool   // --quiet, on the commands that have it
+
+	stderr   io.Writer
+	noteMu   sync.Mutex
+	progress *cliProgress // the transfer's display, when one is shown
 }
 
 // cliDoc is the -h text of a client subcommand.
@@ -47,35 +54,82 @@ type cliDoc struct {
 }
 
 // cliFlagSet returns a flag set for a client subcommand that reports errors
-// on stderr, with the flags every client subcommand takes and -h output
-// made of doc.
+// on stderr, with the flags every client subcommand takes (--server,
+// --token) and -h output made of doc. A command with something to keep
+// quiet adds --quiet with addQuiet.
 func cliFlagSet(name string, doc cliDoc, getenv func(string) string, stderr io.Writer) (*flag.FlagSet, *cliCommon) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: memenow-storage %s\n", doc.usage)
-		if doc.about != "" {
-			fmt.Fprintf(stderr, "\n%s\n", doc.about)
-		}
-		fmt.Fprintf(stderr, "\nflags:\n")
-		fs.PrintDefaults()
-		if len(doc.examples) > 0 {
-			fmt.Fprintf(stderr, "\nexample:\n")
-			for _, e := range doc.examples {
-				fmt.Fprintf(stderr, "  %s\n", e)
-			}
-		}
-	}
-	c := &cliCommon{envToken: getenv("MEMENOW_TOKEN")}
+	fs.Usage = func() { cliPrintUsage(stderr, fs, doc) }
+	c := &cliCommon{envToken: getenv("MEMENOW_TOKEN"), stderr: stderr}
 	server := getenv("MEMENOW_SERVER")
 	if server == "" {
 		server = cliDefaultServer
 	}
-	fs.StringVar(&c.server, "server", server, "server URL (env MEMENOW_SERVER)")
+	fs.StringVar(&c.server, "server", server, "server URL; http:// when it names no scheme (env MEMENOW_SERVER)")
 	// The default is not the environment's token, so that -h never prints it.
 	fs.StringVar(&c.token, "token", "", "bearer token for a server with auth on (env MEMENOW_TOKEN, which keeps it out of the process list)")
-	fs.BoolVar(&c.quiet, "quiet", false, "print no progress or notes")
 	return fs, c
+}
+
+// addQuiet adds --quiet, with what it silences.
+func (c *cliCommon) addQuiet(fs *flag.FlagSet, what string) {
+	fs.BoolVar(&c.quiet, "quiet", false, what)
+}
+
+// cliPrintUsage prints a command's -h text: synopsis, what it does, its
+// flags and examples.
+func cliPrintUsage(w io.Writer, fs *flag.FlagSet, doc cliDoc) {
+	fmt.Fprintf(w, "usage: memenow-storage %s\n", doc.usage)
+	if doc.about != "" {
+		fmt.Fprintf(w, "\n%s\n", doc.about)
+	}
+	fmt.Fprintf(w, "\nflags:\n")
+	out := fs.Output()
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(out)
+	if len(doc.examples) > 0 {
+		fmt.Fprintf(w, "\nexample:\n")
+		for _, e := range doc.examples {
+			fmt.Fprintf(w, "  %s\n", e)
+		}
+	}
+}
+
+// parse parses a client subcommand's arguments with cliParse and checks
+// the common flags: --server becomes a base URL ("127.0.0.1:8787" is
+// http://127.0.0.1:8787). ok is false when the command must stop; code is
+// then its exit code.
+func (c *cliCommon) parse(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
+	pos, code, ok = cliParse(fs, args)
+	if !ok {
+		return nil, code, false
+	}
+	server, err := cliServerURL(c.server)
+	if err != nil {
+		return nil, cliUsageError(fs, c.stderr, "--server: %v", err), false
+	}
+	c.server = server
+	return pos, 0, true
+}
+
+// cliServerURL returns the base URL of a --server value: an http or https
+// URL as given (without a trailing slash), or host:port, which gets
+// http:// in front.
+func cliServerURL(s string) (string, error) {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return "", errors.New("no server given")
+	}
+	if !strings.Contains(t, "://") {
+		t = "http://" + t
+	}
+	u, err := url.Parse(t)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("%q is not a server address: use HOST:PORT, http://HOST:PORT or https://HOST", s)
+	}
+	return strings.TrimRight(t, "/"), nil
 }
 
 // bearer returns the token to send: --token, else MEMENOW_TOKEN, else "".
@@ -86,9 +140,69 @@ func (c *cliCommon) bearer() string {
 	return c.envToken
 }
 
-// client returns an API client for the chosen server.
+// client returns an API client for the chosen server. On a terminal (and
+// unless --quiet), each retry of a failed request is reported on stderr
+// ("retrying in 2s: connection refused"), so that a server that is down
+// does not make the command wait in silence.
 func (c *cliCommon) client() *client.Client {
-	return &client.Client{BaseURL: c.server, Token: c.bearer(), UserAgent: "memenow-storage-cli/1"}
+	cl := &client.Client{BaseURL: c.server, Token: c.bearer(), UserAgent: "memenow-storage-cli/1"}
+	if isTerm, _ := cliTerminal(c.stderr); isTerm && !c.quiet {
+		cl.Retry.OnRetry = func(err error, delay time.Duration) {
+			c.note(fmt.Sprintf("retrying in %s: %s", cliDelay(delay), cliRetryReason(err)))
+		}
+	}
+	return cl
+}
+
+// note prints one line on stderr, above the progress bar when one is shown.
+// It may be called from several goroutines.
+func (c *cliCommon) note(line string) {
+	if c.progress != nil {
+		c.progress.note(line)
+		return
+	}
+	c.noteMu.Lock()
+	defer c.noteMu.Unlock()
+	fmt.Fprintln(c.stderr, line)
+}
+
+// cliDelay formats a retry delay for people: 250ms, 1.5s, 12s.
+func cliDelay(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case d < 10*time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}
+
+// cliRetryReason says in a few words why a request is retried.
+func cliRetryReason(err error) string {
+	var (
+		se  *storage.Error
+		dns *net.DNSError
+		ne  net.Error
+	)
+	switch {
+	case errors.As(err, &se):
+		return cliDescribe(err)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.As(err, &dns):
+		return "cannot resolve " + dns.Name
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timed out"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the connection closed early"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
 }
 
 // cliNeedToken is what a client subcommand says when the server wants a
@@ -153,7 +267,8 @@ func cliFail(stderr io.Writer, cmd string, err error) int {
 }
 
 // cliDescribe formats an error for people: "CODE: message (HTTP 404)" for
-// the server's errors.
+// the server's errors, "cannot reach the server at URL: connection refused
+// (…)" for a network failure.
 func cliDescribe(err error) string {
 	var se *storage.Error
 	if errors.As(err, &se) {
@@ -164,6 +279,15 @@ func cliDescribe(err error) string {
 			s += ": " + se.Err.Error()
 		}
 		return s
+	}
+	var ue *url.Error
+	var ne net.Error
+	if errors.As(err, &ue) && errors.As(err, &ne) {
+		where := ue.URL
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			where = u.Scheme + "://" + u.Host
+		}
+		return fmt.Sprintf("cannot reach the server at %s: %s (is it running? --server or MEMENOW_SERVER names it)", where, cliRetryReason(err))
 	}
 	return err.Error()
 }
@@ -192,36 +316,35 @@ func cliCacheDir(getenv func(string) string) (string, error) {
 	return filepath.Join(d, "memenow-storage"), nil
 }
 
-// cliParseSize reads a size such as "8388608", "8MiB", "8M" (MiB) or "10MB".
-func cliParseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	units := []struct {
-		suffix string
-		mult   int64
-	}{
-		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
-		{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
-		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1},
-	}
-	mult := int64(1)
-	for _, u := range units {
-		if rest, ok := strings.CutSuffix(t, u.suffix); ok {
-			t, mult = strings.TrimSpace(rest), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 || (mult > 1 && n > (1<<62)/mult) {
-		return 0, fmt.Errorf("invalid size %q (use bytes or a unit: KiB, MiB, GiB, KB, MB, GB)", s)
-	}
-	return n * mult, nil
+// cliTerm is implemented by writers that stand for a terminal; tests use it
+// to show what a terminal gets.
+type cliTerm interface {
+	// TermWidth reports whether the writer is a terminal, and its width in
+	// columns (0 when it does not say).
+	TermWidth() (cols int, isTerm bool)
 }
 
-// cliIsTerminal reports whether w is a terminal.
-func cliIsTerminal(w io.Writer) bool {
+// cliTerminal reports whether w is a terminal, and its width in columns (0
+// when the terminal does not say).
+func cliTerminal(w io.Writer) (isTerm bool, cols int) {
+	if t, ok := w.(cliTerm); ok {
+		cols, isTerm := t.TermWidth()
+		return isTerm, cols
+	}
 	f, ok := w.(interface{ Fd() uintptr })
-	return ok && term.IsTerminal(int(f.Fd()))
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return false, 0
+	}
+	cols, _, err := term.GetSize(int(f.Fd()))
+	if err != nil || cols < 0 {
+		cols = 0
+	}
+	return true, cols
 }
+
+// cliMinBarColumns is the narrowest terminal that gets a progress bar;
+// narrower ones, and those that report no width, get plain lines.
+const cliMinBarColumns = 40
 
 // cliProgress shows the progress of a transfer on stderr: a bar on a
 // terminal, a line every few seconds otherwise, nothing when quiet.
@@ -241,11 +364,15 @@ type cliProgress struct {
 // cliPlainEvery is the interval between plain progress lines.
 const cliPlainEvery = 2 * time.Second
 
+// newCLIProgress returns the display of a transfer on stderr: nothing when
+// quiet, a bar on a terminal at least cliMinBarColumns wide, plain lines
+// otherwise.
 func newCLIProgress(stderr io.Writer, quiet bool, desc string) *cliProgress {
 	p := &cliProgress{w: stderr, desc: desc, first: -1}
+	isTerm, cols := cliTerminal(stderr)
 	switch {
 	case quiet:
-	case cliIsTerminal(stderr):
+	case isTerm && cols >= cliMinBarColumns:
 		p.bar = progressbar.NewOptions64(-1,
 			progressbar.OptionSetWriter(stderr),
 			progressbar.OptionSetDescription(desc),
@@ -294,6 +421,16 @@ func (p *cliProgress) printLine(now time.Time) {
 	}
 	if secs := now.Sub(p.start).Seconds(); secs > 0.5 && p.done > p.first {
 		line += fmt.Sprintf(", %s/s", cliBytes(int64(float64(p.done-p.first)/secs)))
+	}
+	fmt.Fprintln(p.w, line)
+}
+
+// note prints line on its own, above the bar when one is shown.
+func (p *cliProgress) note(line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bar != nil {
+		_ = p.bar.Clear()
 	}
 	fmt.Fprintln(p.w, line)
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -151,31 +152,89 @@ func TestCLIParse(t *testing.T) {
 	}
 }
 
-func TestCLIParseSize(t *testing.T) {
+// TestParseSize checks the one size parser of serve and the client
+// commands: case-insensitive units, decimal KB/MB/GB, binary KiB/MiB/GiB.
+func TestParseSize(t *testing.T) {
 	tests := []struct {
-		in   string
-		want int64
-		ok   bool
+		in      string
+		want    int64
+		wantErr string
 	}{
-		{"5242880", 5 << 20, true},
-		{"8MiB", 8 << 20, true},
-		{"8M", 8 << 20, true},
-		{"10MB", 10_000_000, true},
-		{"1GiB", 1 << 30, true},
-		{"2 KiB", 2048, true},
-		{"12B", 12, true},
-		{"", 0, false},
-		{"-1", 0, false},
-		{"lots", 0, false},
-		{"9999999999999GiB", 0, false},
+		{"5242880", 5 << 20, ""},
+		{"8MiB", 8 << 20, ""},
+		{"95mib", 95 << 20, ""},
+		{"95 MiB", 95 << 20, ""},
+		{"5mb", 5_000_000, ""},
+		{"10MB", 10_000_000, ""},
+		{"1GiB", 1 << 30, ""},
+		{"2 KiB", 2048, ""},
+		{"3kb", 3000, ""},
+		{"1TB", 1e12, ""},
+		{"12B", 12, ""},
+		{"8M", 0, `write 8MiB (powers of 1024) or 8MB (powers of 1000)`},
+		{"2g", 0, `write 2GiB (powers of 1024) or 2GB`},
+		{"", 0, "not a size"},
+		{"-1", 0, "not a size"},
+		{"lots", 0, "not a size"},
+		{"1.5GiB", 0, "not a size"},
+		{"5 parsecs", 0, "not a size"},
+		{"9999999999999GiB", 0, "too large"},
+		{"99999999999999999999", 0, "too large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := cliParseSize(tt.in)
-			if got != tt.want || (err == nil) != tt.ok {
-				t.Errorf("cliParseSize(%q) = %d, %v", tt.in, got, err)
+			got, err := parseSize(tt.in)
+			if got != tt.want || (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("parseSize(%q) = %d, %v; want %d, error containing %q", tt.in, got, err, tt.want, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestCLIServerURL(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"127.0.0.1:8787", "http://127.0.0.1:8787", true},
+		{"localhost:8787", "http://localhost:8787", true},
+		{"[::1]:8787", "http://[::1]:8787", true},
+		{"http://127.0.0.1:8787/", "http://127.0.0.1:8787", true},
+		{"https://files.example.com/storage", "https://files.example.com/storage", true},
+		{" example.com ", "http://example.com", true},
+		{"", "", false},
+		{"ftp://example.com", "", false},
+		{"http://", "", false},
+		{"http://example.com/?x=1", "", false},
+		{"http://user:pw@example.com", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := cliServerURL(tt.in)
+			if got != tt.want || (err == nil) != tt.ok {
+				t.Errorf("cliServerURL(%q) = %q, %v; want %q, ok %v", tt.in, got, err, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+func TestCLIMissingRanges(t *testing.T) {
+	tests := []struct {
+		have  []int
+		total int
+		want  string
+	}{
+		{nil, 1, "0"},
+		{[]int{0, 1, 2, 8}, 11, "3-7,9-10"},
+		{[]int{0, 1, 2, 8, 10}, 11, "3-7,9"},
+		{[]int{1, 3}, 5, "0,2,4"},
+		{[]int{0, 1}, 2, ""},
+		{[]int{0, 2, 4, 6, 8}, 10, "1,3,5,… (5 chunks in 5 ranges)"},
+	}
+	for _, tt := range tests {
+		if got := cliMissingRanges(tt.have, tt.total, 3); got != tt.want {
+			t.Errorf("cliMissingRanges(%v, %d) = %q, want %q", tt.have, tt.total, got, tt.want)
+		}
 	}
 }
 
@@ -200,16 +259,34 @@ func TestCLICacheDir(t *testing.T) {
 }
 
 func TestCLIPlainProgress(t *testing.T) {
-	var buf bytes.Buffer
-	p := newCLIProgress(&buf, false, "uploading x")
-	if p.bar != nil || !p.plain {
-		t.Fatal("a buffer is not a terminal: want plain progress")
+	tests := []struct {
+		name string
+		w    interface {
+			io.Writer
+			String() string
+		}
+	}{
+		{"not a terminal", &bytes.Buffer{}},
+		{"a terminal of 0 columns", &fakeTerm{cols: 0}},
+		{"a terminal of 20 columns", &fakeTerm{cols: 20}},
 	}
-	p.update(0, 4<<20)
-	p.update(4<<20, 4<<20)
-	p.finish(true)
-	if got := buf.String(); !bytes.Contains([]byte(got), []byte("uploading x: 4.0 MiB of 4.0 MiB (100%)")) {
-		t.Errorf("progress output %q lacks the final line", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newCLIProgress(tt.w, false, "uploading x")
+			if p.bar != nil || !p.plain {
+				t.Fatal("want plain progress lines")
+			}
+			p.update(0, 4<<20)
+			p.update(4<<20, 4<<20)
+			p.finish(true)
+			if got := tt.w.String(); !strings.Contains(got, "uploading x: 4.0 MiB of 4.0 MiB (100%)\n") {
+				t.Errorf("progress output %q lacks the final line", got)
+			}
+		})
+	}
+	wide := &fakeTerm{cols: 100}
+	if p := newCLIProgress(wide, false, "x"); p.bar == nil {
+		t.Error("a terminal of 100 columns gets no bar")
 	}
 	var quiet bytes.Buffer
 	q := newCLIProgress(&quiet, true, "x")
@@ -218,6 +295,49 @@ func TestCLIPlainProgress(t *testing.T) {
 	if quiet.Len() != 0 {
 		t.Errorf("quiet progress printed %q", quiet.String())
 	}
+}
+
+// fakeTerm is a terminal of cols columns for the client commands'
+// stderr: it records what they print and calls onLine (when set) with
+// each line.
+type fakeTerm struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	cols   int
+	onLine func(line string)
+	part   string
+}
+
+func (f *fakeTerm) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	f.buf.Write(p)
+	f.part += string(p)
+	var lines []string
+	for {
+		i := strings.IndexByte(f.part, '\n')
+		if i < 0 {
+			break
+		}
+		lines = append(lines, f.part[:i])
+		f.part = f.part[i+1:]
+	}
+	onLine := f.onLine
+	f.mu.Unlock()
+	if onLine != nil {
+		for _, l := range lines {
+			onLine(l)
+		}
+	}
+	return len(p), nil
+}
+
+// TermWidth makes f a terminal of f.cols columns (cliTerm).
+func (f *fakeTerm) TermWidth() (int, bool) { return f.cols, true }
+
+func (f *fakeTerm) String() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.buf.String()
 }
 
 // waitFor polls cond every 10 ms until it holds or 30 s pass.

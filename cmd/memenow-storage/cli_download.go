@@ -2,9 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
+	"os"
 	"path"
+	"path/filepath"
+	"strings"
 	"time"
 
 	storage "github.com/memenow/memenow-storage"
@@ -13,9 +18,12 @@ import (
 
 // downloadDoc is the -h text of download.
 var downloadDoc = cliDoc{
-	usage: "download KEY [-o FILE] [flags]",
-	about: "Save the stored file at KEY, resuming an interrupted download from FILE.part,\n" +
-		"and print the saved path. With auth on, files that are not public need a token.",
+	usage: "download KEY [-o FILE|DIR|-] [--force] [flags]",
+	about: "Save the stored file at KEY (to the key's last segment in the working folder,\n" +
+		"or as -o says: a file, a folder to save it in, or - for stdout), resuming an\n" +
+		"interrupted download from FILE.part, and print the saved path. An existing\n" +
+		"FILE is never replaced unless --force is given. With auth on, files that are\n" +
+		"not public need a token.",
 	examples: []string{
 		"memenow-storage download creator/alice/20240112/video/clip.mp4",
 		"memenow-storage download creator/alice/20240112/video/clip.mp4 -o - | mpv -",
@@ -25,11 +33,14 @@ var downloadDoc = cliDoc{
 // runDownload is the download subcommand: it saves the file at KEY (to the
 // key's base name unless -o says otherwise, "-" meaning stdout), resuming
 // an interrupted download from its FILE.part, and prints the saved path on
-// stdout. args are the arguments after "download".
+// stdout. An existing destination is refused (exit 1) unless --force. args
+// are the arguments after "download".
 func runDownload(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs, common := cliFlagSet("download", downloadDoc, getenv, stderr)
-	out := fs.String("o", "", "output file, or - for stdout (default: the key's last segment)")
-	pos, code, ok := cliParse(fs, args)
+	out := fs.String("o", "", "output file, a folder to save it in, or - for stdout (default: the key's last segment)")
+	force := fs.Bool("force", false, "replace an existing output file")
+	common.addQuiet(fs, "print no progress, retries or notes")
+	pos, code, ok := common.parse(fs, args)
 	if !ok {
 		return code
 	}
@@ -37,16 +48,27 @@ func runDownload(ctx context.Context, args []string, getenv func(string) string,
 		return cliUsageError(fs, stderr, "expected one KEY, got %d arguments", len(pos))
 	}
 	key := pos[0]
+	base := path.Base(key)
+	if base == "." || base == "/" || base == ".." {
+		base = ""
+	}
 	dest := *out
-	if dest == "" {
-		dest = path.Base(key)
-		if dest == "." || dest == "/" || dest == ".." {
-			return cliUsageError(fs, stderr, "cannot name a file after key %q; use -o", key)
+	if dest != "-" {
+		if fi, err := os.Stat(dest); dest == "" || strings.HasSuffix(dest, "/") || (err == nil && fi.IsDir()) {
+			if base == "" {
+				return cliUsageError(fs, stderr, "cannot name a file after key %q; use -o FILE", key)
+			}
+			dest = filepath.Join(dest, base)
+		}
+		if _, err := os.Lstat(dest); err == nil && !*force {
+			fmt.Fprintf(stderr, "memenow-storage download: %s already exists: pass --force to replace it, or -o to save elsewhere\n", dest)
+			return cliExitFail
 		}
 	}
 	c := common.client()
 	progress := newCLIProgress(stderr, common.quiet || dest == "-", "downloading "+path.Base(key))
-	opts := client.DownloadOptions{Progress: progress.update}
+	common.progress = progress
+	opts := client.DownloadOptions{Progress: progress.update, NoOverwrite: !*force}
 	var err error
 	if dest == "-" {
 		_, err = c.DownloadWith(ctx, key, stdout, opts)
@@ -55,6 +77,10 @@ func runDownload(ctx context.Context, args []string, getenv func(string) string,
 	}
 	progress.finish(err == nil)
 	if err != nil {
+		if errors.Is(err, iofs.ErrExist) {
+			fmt.Fprintf(stderr, "memenow-storage download: %s appeared while downloading: pass --force to replace it; %s.part keeps the file\n", dest, dest)
+			return cliExitFail
+		}
 		if cliInterrupted(ctx, err) && dest != "-" {
 			fmt.Fprintf(stderr, "memenow-storage download: interrupted; %s.part keeps what arrived: run the same command again to resume\n", dest)
 			return cliExitFail

@@ -91,14 +91,52 @@ func TestDownloadCommand(t *testing.T) {
 		}
 	})
 	t.Run("missing file", func(t *testing.T) {
-		out := filepath.Join(t.TempDir(), "x")
+		dir := t.TempDir()
+		out := filepath.Join(dir, "x")
 		code, _, stderr := cliRun(context.Background(), runDownload, getenv, "creator/frank/20260101/other/none.bin", "-o", out)
 		if code != cliExitFail || !strings.Contains(stderr, "NOT_FOUND") {
 			t.Fatalf("exit %d, stderr %q; want 1 and NOT_FOUND", code, stderr)
 		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("files left by a refused download: %v", entries)
+		}
+	})
+	t.Run("existing file", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "movie.bin")
+		if err := os.WriteFile(out, []byte("mine"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, stdout, stderr := cliRun(context.Background(), runDownload, getenv, res.Key, "-o", out)
+		if code != cliExitFail || stdout != "" || !strings.Contains(stderr, out+" already exists: pass --force to replace it") {
+			t.Fatalf("exit %d, stdout %q, stderr %q; want 1 and a refusal naming --force", code, stdout, stderr)
+		}
+		if got, _ := os.ReadFile(out); string(got) != "mine" {
+			t.Errorf("the existing file now holds %d bytes", len(got))
+		}
+		if _, err := os.Stat(out + ".part"); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf(".part made for a refused download: %v", err)
+		}
+		code, stdout, stderr = cliRun(context.Background(), runDownload, getenv, "--force", res.Key, "-o", out)
+		if code != cliExitOK || strings.TrimSpace(stdout) != out {
+			t.Fatalf("--force: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+		}
+		if got, _ := os.ReadFile(out); !bytes.Equal(got, data) {
+			t.Error("--force did not replace the file")
+		}
+	})
+	t.Run("into a folder", func(t *testing.T) {
+		dir := t.TempDir()
+		code, stdout, stderr := cliRun(context.Background(), runDownload, getenv, "--quiet", res.Key, "-o", dir)
+		want := filepath.Join(dir, "movie.bin")
+		if code != cliExitOK || strings.TrimSpace(stdout) != want {
+			t.Fatalf("exit %d, stdout %q, stderr %q; want %s", code, stdout, stderr, want)
+		}
+		if got, _ := os.ReadFile(want); !bytes.Equal(got, data) {
+			t.Fatal("downloaded file differs")
+		}
 	})
 	t.Run("usage", func(t *testing.T) {
-		for _, args := range [][]string{nil, {"a", "b"}, {"--bogus", "k"}} {
+		for _, args := range [][]string{nil, {"a", "b"}, {"--bogus", "k"}, {"a/..", "-o", t.TempDir()}} {
 			if code, _, _ := cliRun(context.Background(), runDownload, getenv, args...); code != cliExitUsage {
 				t.Errorf("download %q: exit %d, want %d", args, code, cliExitUsage)
 			}

@@ -18,7 +18,7 @@ var deleteDoc = cliDoc{
 // runDelete is the delete subcommand. args are the arguments after "delete".
 func runDelete(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs, common := cliFlagSet("delete", deleteDoc, getenv, stderr)
-	pos, code, ok := cliParse(fs, args)
+	pos, code, ok := common.parse(fs, args)
 	if !ok {
 		return code
 	}
@@ -49,7 +49,8 @@ func runShare(ctx context.Context, args []string, getenv func(string) string, st
 	fs, common := cliFlagSet("share", shareDoc, getenv, stderr)
 	expires := fs.Duration("expires", time.Hour, "how long the link works, e.g. 30m, 24h, 168h")
 	download := fs.Bool("download", false, "make browsers save the file instead of showing it")
-	pos, code, ok := cliParse(fs, args)
+	common.addQuiet(fs, "print only the link, not when it expires")
+	pos, code, ok := common.parse(fs, args)
 	if !ok {
 		return code
 	}

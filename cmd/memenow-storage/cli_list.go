@@ -32,7 +32,8 @@ func runList(ctx context.Context, args []string, getenv func(string) string, std
 	cursor := fs.String("cursor", "", "start at this page (the next_cursor of an earlier listing)")
 	user := fs.String("user", "", "list this user's uploads (administrators only)")
 	asJSON := fs.Bool("json", false, "print the uploads as JSON instead of a table")
-	pos, code, ok := cliParse(fs, args)
+	common.addQuiet(fs, "print no notes (\"no uploads\", the hint at more pages)")
+	pos, code, ok := common.parse(fs, args)
 	if !ok {
 		return code
 	}

@@ -20,34 +20,40 @@ import (
 // uploadDoc is the -h text of upload.
 var uploadDoc = cliDoc{
 	usage: "upload FILE [--user-id ID --user-role creator|member|subscriber] [flags]",
-	about: "Upload FILE in parallel chunks and print the stored file's key. Run the same\n" +
-		"command again to resume an interrupted upload. With a token (--token or\n" +
-		"MEMENOW_TOKEN) the owner comes from the token and --user-id/--user-role may be\n" +
-		"left out; without one they are required.",
+	about: "Upload FILE in parallel chunks. At the end the upload id and a ready-to-use\n" +
+		"URL of the file go to stderr and the stored file's key to stdout (only the key\n" +
+		"with --quiet). Run the same command again to resume an interrupted upload.\n" +
+		"With a token (--token or MEMENOW_TOKEN) the owner comes from the token and\n" +
+		"--user-id/--user-role may be left out; without one they are required.\n" +
+		"Sizes are bytes or take a unit, in any case: KB, MB, GB (powers of 1000) or\n" +
+		"KiB, MiB, GiB (powers of 1024).",
 	examples: []string{
 		"memenow-storage upload clip.mp4 --user-id alice --user-role creator",
-		"MEMENOW_TOKEN=... memenow-storage upload clip.mp4 --public",
+		"MEMENOW_TOKEN=... memenow-storage upload clip.mp4 --public --chunk-size 95MiB",
 	},
 }
 
 // runUpload is the upload subcommand: it uploads FILE in parallel chunks,
-// prints the stored file's key on stdout, and resumes an interrupted upload
+// prints the upload id and the file's URL on stderr (unless --quiet) and
+// the stored file's key on stdout, and resumes an interrupted upload
 // of the same unchanged file when run again. args are the arguments after
 // "upload".
 func runUpload(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs, common := cliFlagSet("upload", uploadDoc, getenv, stderr)
-	userID := fs.String("user-id", "", "owner of the upload (required)")
-	role := fs.String("user-role", "", "role of the owner: creator, member or subscriber (required)")
+	userID := fs.String("user-id", "", "owner of the upload: 1 to 64 of A-Z a-z 0-9 _ - (required without a token)")
+	role := fs.String("user-role", "", "role of the owner: creator, member or subscriber (required without a token)")
 	contentType := fs.String("content-type", "", "MIME type (default: guessed from the file's extension)")
 	parallel := fs.Int("parallel", client.DefaultParallel, "chunks sent at once")
-	chunkSize := fs.String("chunk-size", "", "chunk size to ask the server for, e.g. 8MiB (default: the server's)")
+	chunkSize := fs.String("chunk-size", "", "chunk size to ask the server for, 5MiB to 5GiB, e.g. 8MiB or 95mib (default: the server's)")
 	retries := fs.Int("retries", client.DefaultMaxRetries, "retries of a failed request before giving up (0: none)")
 	restart := fs.Bool("restart", false, "start a new upload instead of resuming an interrupted one")
 	public := fs.Bool("public", false, "let anyone read the file without a token (default: private to its owner)")
-	pos, code, ok := cliParse(fs, args)
+	common.addQuiet(fs, "print only the key: no progress, retries or notes")
+	pos, code, ok := common.parse(fs, args)
 	if !ok {
 		return code
 	}
+	_, validRole := storage.ParseRole(*role)
 	switch {
 	case len(pos) != 1:
 		return cliUsageError(fs, stderr, "expected one FILE, got %d arguments", len(pos))
@@ -55,6 +61,10 @@ func runUpload(ctx context.Context, args []string, getenv func(string) string, s
 		return cliUsageError(fs, stderr, "--user-id is required (or a token that names the user: --token or MEMENOW_TOKEN)")
 	case *role == "" && common.bearer() == "":
 		return cliUsageError(fs, stderr, "--user-role is required (or a token that names the user: --token or MEMENOW_TOKEN)")
+	case *userID != "" && !storage.ValidUserID(*userID):
+		return cliUsageError(fs, stderr, "--user-id %q: use 1 to 64 of A-Z, a-z, 0-9, _ and -", *userID)
+	case *role != "" && !validRole:
+		return cliUsageError(fs, stderr, "--user-role %q: use creator, member or subscriber", *role)
 	case *parallel < 1:
 		return cliUsageError(fs, stderr, "--parallel must be at least 1")
 	case *retries < 0:
@@ -62,9 +72,12 @@ func runUpload(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	var chunk int64
 	if *chunkSize != "" {
-		n, err := cliParseSize(*chunkSize)
+		n, err := parseSize(*chunkSize)
 		if err != nil {
 			return cliUsageError(fs, stderr, "--chunk-size: %v", err)
+		}
+		if n < storage.MinChunkSize || n > storage.MaxChunkSize {
+			return cliUsageError(fs, stderr, "--chunk-size %s is %d bytes: it must be between 5MiB and 5GiB", *chunkSize, n)
 		}
 		chunk = n
 	}
@@ -138,6 +151,7 @@ func runUpload(ctx context.Context, args []string, getenv func(string) string, s
 	}
 
 	progress := newCLIProgress(stderr, common.quiet, "uploading "+fi.Name())
+	common.progress = progress
 	if resumeID != "" && !common.quiet {
 		fmt.Fprintf(stderr, "resuming upload %s\n", resumeID)
 	}
@@ -172,6 +186,10 @@ func runUpload(ctx context.Context, args []string, getenv func(string) string, s
 			}
 			fmt.Fprintln(stderr)
 			return cliExitFail
+		case fi.Size() == 0 && saved == "" && storage.HasCode(err, storage.CodeInvalidField):
+			fmt.Fprintf(stderr, "memenow-storage upload: %s is empty, and this server does not accept empty files (%s)\n",
+				pos[0], cliDescribe(err))
+			return cliExitFail
 		case storage.HasCode(err, storage.CodeUploadNotFound), storage.HasCode(err, storage.CodeUploadCancelled):
 			_ = states.remove(id)
 		case saved != "":
@@ -180,6 +198,9 @@ func runUpload(ctx context.Context, args []string, getenv func(string) string, s
 		return common.fail(stderr, "upload", err)
 	}
 	_ = states.remove(id)
+	if !common.quiet {
+		fmt.Fprintf(stderr, "uploaded %s (%s) as upload %s\nurl: %s\n", fi.Name(), cliBytes(res.Size), res.UploadID, c.FileURL(res.Key))
+	}
 	fmt.Fprintln(stdout, res.Key)
 	return cliExitOK
 }

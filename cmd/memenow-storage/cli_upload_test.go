@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -89,6 +92,13 @@ func TestUploadCommandUsage(t *testing.T) {
 		{"missing file", []string{filepath.Join(t.TempDir(), "none"), "--user-id", "a", "--user-role", "member"}, cliExitFail},
 		{"no server", []string{path, "--user-id", "a", "--user-role", "member", "--retries", "0"}, cliExitFail},
 		{"negative retries", []string{path, "--user-id", "a", "--user-role", "member", "--retries", "-1"}, cliExitUsage},
+		{"role admin", []string{path, "--user-id", "a", "--user-role", "admin"}, cliExitUsage},
+		{"invalid user id", []string{path, "--user-id", "a/b", "--user-role", "member"}, cliExitUsage},
+		{"user id too long", []string{path, "--user-id", strings.Repeat("a", 65), "--user-role", "member"}, cliExitUsage},
+		{"chunk size under 5 MiB", []string{path, "--user-id", "a", "--user-role", "member", "--chunk-size", "5mb"}, cliExitUsage},
+		{"chunk size over 5 GiB", []string{path, "--user-id", "a", "--user-role", "member", "--chunk-size", "6GiB"}, cliExitUsage},
+		{"ambiguous chunk size", []string{path, "--user-id", "a", "--user-role", "member", "--chunk-size", "8M"}, cliExitUsage},
+		{"server that is no URL", []string{path, "--user-id", "a", "--user-role", "member", "--server", "ftp://x"}, cliExitUsage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,12 +110,159 @@ func TestUploadCommandUsage(t *testing.T) {
 	}
 }
 
+// TestUploadCommandFinishes checks what a finished upload prints: the
+// upload id and a URL that works as is on stderr (for a key with a space,
+// '#' and '?'), the key on stdout; it also takes a --server without a
+// scheme and a --chunk-size in lower-case decimal units.
+func TestUploadCommandFinishes(t *testing.T) {
+	var log putLog
+	server := cliServer(t, &log, nil)
+	getenv, _ := cliEnv(t, "")
+	path, data := writeRandomFile(t, t.TempDir(), "my clip #1?.mp4", cliTestSize)
+	code, stdout, stderr := cliRun(context.Background(), runUpload, getenv, path,
+		"--server", strings.TrimPrefix(server, "http://"), "--user-id", "alice", "--user-role", "creator", "--chunk-size", "6mb")
+	if code != cliExitOK {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	key := strings.TrimSuffix(stdout, "\n")
+	if !strings.HasPrefix(key, "creator/alice/") || !strings.HasSuffix(key, "/video/my clip #1?.mp4") || strings.Contains(key, "\n") {
+		t.Fatalf("stdout %q, want the key alone", stdout)
+	}
+	if got := log.take(); len(got) != 2 {
+		t.Errorf("PUTs %v, want 2 chunks of 6 MB", got)
+	}
+	uploads, err := client.New(server).List(context.Background(), client.ListOptions{})
+	if err != nil || len(uploads.Uploads) != 1 {
+		t.Fatalf("list: %v, %v", uploads, err)
+	}
+	id := uploads.Uploads[0].UploadID
+	if !strings.Contains(stderr, "uploaded my clip #1?.mp4 (10.0 MiB) as upload "+id+"\n") {
+		t.Errorf("stderr %q does not name the upload id %s", stderr, id)
+	}
+	_, url, _ := strings.Cut(stderr, "\nurl: ")
+	url = strings.TrimSuffix(url, "\n")
+	if !strings.HasPrefix(url, server+"/api/files/creator/alice/") || !strings.HasSuffix(url, "/video/my%20clip%20%231%3F.mp4") {
+		t.Fatalf("url %q, want the key's segments escaped under %s/api/files/", url, server)
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, data) {
+		t.Errorf("GET %s: %d, %d bytes; want 200 and the file", url, resp.StatusCode, len(got))
+	}
+}
+
+// TestUploadCommandEmptyFile checks that an empty file the server refuses
+// is reported as such, with the server's reason, and leaves no state.
+func TestUploadCommandEmptyFile(t *testing.T) {
+	server := cliServer(t, nil, nil)
+	getenv, cache := cliEnv(t, server)
+	path, _ := writeRandomFile(t, t.TempDir(), "empty.txt", 0)
+	code, stdout, stderr := cliRun(context.Background(), runUpload, getenv, path, "--user-id", "a", "--user-role", "member")
+	if code != cliExitFail || stdout != "" || !strings.Contains(stderr, path+" is empty, and this server does not accept empty files") ||
+		!strings.Contains(stderr, "total_size") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 1 and a message about the empty file with the server's reason", code, stdout, stderr)
+	}
+	if files := stateFiles(t, cache); len(files) != 0 {
+		t.Errorf("state saved for a refused upload: %v", files)
+	}
+}
+
+// downServer returns the URL of a port where nothing listens.
+func downServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "http://" + addr
+}
+
+// TestRetriesShownOnATerminal checks that upload and status, with the
+// server down, say on a terminal why they wait, each retry with its wait
+// and cause; and that they do not when stderr is no terminal or with
+// --quiet.
+func TestRetriesShownOnATerminal(t *testing.T) {
+	getenv, _ := cliEnv(t, downServer(t))
+	path, _ := writeRandomFile(t, t.TempDir(), "f.bin", 10)
+	retryLine := regexp.MustCompile(`^retrying in [0-9.]+m?s: connection refused$`)
+	tests := []struct {
+		name string
+		run  func(context.Context, []string, func(string) string, io.Writer, io.Writer) int
+		args []string
+	}{
+		{"upload", runUpload, []string{path, "--user-id", "a", "--user-role", "member", "--retries", "2"}},
+		// status retries 6 times: it is interrupted after the second.
+		{"status", runStatus, []string{"1-x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var mu sync.Mutex
+			var retries []string
+			term := &fakeTerm{cols: 0, onLine: func(line string) {
+				if strings.HasPrefix(line, "retrying") {
+					mu.Lock()
+					retries = append(retries, line)
+					if len(retries) == 2 {
+						cancel()
+					}
+					mu.Unlock()
+				}
+			}}
+			var stdout bytes.Buffer
+			if code := tt.run(ctx, tt.args, getenv, &stdout, term); code != cliExitFail {
+				t.Fatalf("exit %d, want 1; stderr:\n%s", code, term.String())
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(retries) != 2 {
+				t.Fatalf("retry lines %q, want 2; stderr:\n%s", retries, term.String())
+			}
+			for _, l := range retries {
+				if !retryLine.MatchString(l) {
+					t.Errorf("retry line %q, want %q", l, retryLine)
+				}
+			}
+		})
+	}
+	for _, tt := range []struct {
+		name   string
+		stderr io.Writer
+		args   []string
+	}{
+		{"not a terminal", &bytes.Buffer{}, []string{path, "--user-id", "a", "--user-role", "member", "--retries", "1"}},
+		{"quiet", &fakeTerm{cols: 80}, []string{path, "--quiet", "--user-id", "a", "--user-role", "member", "--retries", "1"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if code := runUpload(context.Background(), tt.args, getenv, io.Discard, tt.stderr); code != cliExitFail {
+				t.Fatalf("exit %d, want 1", code)
+			}
+			s := fmt.Sprint(tt.stderr)
+			if strings.Contains(s, "retrying") {
+				t.Errorf("stderr %q shows retries", s)
+			}
+			if want := "memenow-storage upload: cannot reach the server at " + getenv("MEMENOW_SERVER") + ": connection refused"; !strings.Contains(s, want) {
+				t.Errorf("stderr %q lacks %q", s, want)
+			}
+		})
+	}
+}
+
 func TestUploadCommandRejectedByServer(t *testing.T) {
 	var log putLog
 	server := cliServer(t, &log, nil)
 	getenv, cache := cliEnv(t, server)
 	path, _ := writeRandomFile(t, t.TempDir(), "f.bin", 10)
-	code, _, stderr := cliRun(context.Background(), runUpload, getenv, path, "--user-id", "a/b", "--user-role", "member")
+	// The test server takes chunks of 5 to 64 MiB: 100 MiB is within what
+	// the CLI knows of every server (5 MiB to 5 GiB), so this server says no.
+	code, _, stderr := cliRun(context.Background(), runUpload, getenv, path, "--user-id", "a", "--user-role", "member", "--chunk-size", "100MiB")
 	if code != cliExitFail || !strings.Contains(stderr, "INVALID_FIELD") || !strings.Contains(stderr, "HTTP 400") {
 		t.Errorf("exit %d, stderr %q; want 1 with INVALID_FIELD (HTTP 400)", code, stderr)
 	}
@@ -181,14 +338,16 @@ func TestUploadCommandInterruptedThenResumed(t *testing.T) {
 func TestUploadCommandRestartAndGone(t *testing.T) {
 	tests := []struct {
 		name string
-		// between runs the upload from the first run is cancelled by the
-		// cancel command (gone) or abandoned with --restart.
-		cancelBetween bool
-		extra         []string
-		wantStderr    string
+		// between runs the upload from the first run is cancelled on the
+		// server by another client (gone), or by the cancel command (which
+		// forgets the resume state), or abandoned with --restart.
+		cancelBetween, cancelCommand bool
+		extra                        []string
+		wantStderr, notStderr        string
 	}{
-		{"restart", false, []string{"--restart"}, ""},
-		{"upload cancelled on the server", true, nil, "is gone on the server"},
+		{"restart", false, false, []string{"--restart"}, "", "resuming"},
+		{"upload cancelled on the server", true, false, nil, "is gone on the server", ""},
+		{"upload cancelled by the cancel command", true, true, nil, "", "resuming"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -206,15 +365,24 @@ func TestUploadCommandRestartAndGone(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tt.cancelBetween {
-				if code, out, stderr := cliRun(context.Background(), runCancel, getenv, st.UploadID); code != cliExitOK || !strings.Contains(out, `"cancelled"`) {
+			switch {
+			case tt.cancelCommand:
+				code, out, stderr := cliRun(context.Background(), runCancel, getenv, st.UploadID)
+				if code != cliExitOK || !strings.Contains(out, `"cancelled"`) || !strings.Contains(stderr, "forgot the resume state of "+path) {
 					t.Fatalf("cancel: exit %d, %q, %q", code, out, stderr)
+				}
+				if files := stateFiles(t, cache); len(files) != 0 {
+					t.Errorf("resume state left after the cancel command: %v", files)
+				}
+			case tt.cancelBetween:
+				if _, err := client.New(server).Cancel(context.Background(), st.UploadID); err != nil {
+					t.Fatal(err)
 				}
 			}
 			log.take()
 			code, stdout, stderr := cliRun(context.Background(), runUpload, getenv, append(args, tt.extra...)...)
-			if code != cliExitOK || !strings.Contains(stderr, tt.wantStderr) {
-				t.Fatalf("second run: exit %d, stderr %q (want it to contain %q)", code, stderr, tt.wantStderr)
+			if code != cliExitOK || !strings.Contains(stderr, tt.wantStderr) || (tt.notStderr != "" && strings.Contains(stderr, tt.notStderr)) {
+				t.Fatalf("second run: exit %d, stderr %q (want it to contain %q and not %q)", code, stderr, tt.wantStderr, tt.notStderr)
 			}
 			if got := log.take(); !slices.Equal(got, []int{0, 1, 2}) {
 				t.Errorf("second run PUTs %v, want a whole new upload", got)

@@ -395,30 +395,32 @@ func readConfigFile(path string, settings []setting) (map[string]string, error) 
 	return out, nil
 }
 
-// parseSize parses a byte count: a plain integer or one with a unit
-// (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB; case-insensitive).
+// parseSize parses a byte count: a plain integer, or one followed by a unit
+// (case-insensitive, a space before it allowed): B; KB, MB, GB, TB, powers
+// of 1000; KiB, MiB, GiB, TiB, powers of 1024. "95MiB", "95 mib" and
+// "99614720" are one size. A bare K, M, G or T is refused as ambiguous.
+// serve's sizes and the client's --chunk-size both use it.
 func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	units := []struct {
-		suffix string
-		mult   int64
-	}{
-		{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
-		{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12}, {"b", 1},
+	t := strings.ToLower(strings.TrimSpace(s))
+	digits := 0
+	for digits < len(t) && t[digits] >= '0' && t[digits] <= '9' {
+		digits++
 	}
-	lower := strings.ToLower(s)
-	mult := int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(lower, u.suffix) {
-			lower, mult = strings.TrimSpace(strings.TrimSuffix(lower, u.suffix)), u.mult
-			break
-		}
+	num, unit := t[:digits], strings.TrimSpace(t[digits:])
+	mult, known := map[string]int64{
+		"": 1, "b": 1,
+		"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+	}[unit]
+	switch {
+	case num != "" && len(unit) == 1 && strings.Contains("kmgt", unit):
+		u := strings.ToUpper(unit)
+		return 0, fmt.Errorf("%q is not a size: write %s%siB (powers of 1024) or %s%sB (powers of 1000)", s, num, u, num, u)
+	case num == "" || !known:
+		return 0, fmt.Errorf("%q is not a size: use bytes or a unit, e.g. 95MiB (KB, MB, GB, TB: powers of 1000; KiB, MiB, GiB, TiB: powers of 1024)", s)
 	}
-	n, err := strconv.ParseInt(lower, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%q is not a size in bytes", s)
-	}
-	if n > (1<<63-1)/mult {
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n > (1<<63-1)/mult {
 		return 0, fmt.Errorf("%q is too large", s)
 	}
 	return n * mult, nil
