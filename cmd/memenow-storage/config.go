@@ -294,6 +294,7 @@ func loadServeConfig(args []string, getenv func(string) string, usageOut *string
 	settings := serveSettings()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(usageOut)
+	setServeUsage(fs)
 	values := map[string]*settingValue{}
 	for _, s := range settings {
 		values[s.name] = &settingValue{text: s.def, isBool: s.def == "false"}

@@ -8,8 +8,10 @@
 //	memenow-storage list       list your uploads
 //	memenow-storage delete     delete a stored file
 //	memenow-storage share      print a link that reads a file without a token
+//	memenow-storage migrate    apply the database schema migrations
 //
-// Run "memenow-storage COMMAND -h" for a command's flags.
+// Run "memenow-storage help COMMAND" (or "memenow-storage COMMAND -h") for a
+// command's synopsis, flags and an example.
 package main
 
 import (
@@ -61,6 +63,9 @@ func commands() map[string]command {
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmds := commands()
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		if len(args) > 1 && args[0] == "help" {
+			return help(ctx, args[1:], getenv, stderr, cmds)
+		}
 		usage(stderr, cmds)
 		if len(args) == 0 {
 			return exitUsage
@@ -80,6 +85,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	return cmd.run(ctx, args[1:], getenv, stdout, stderr)
 }
 
+// help is "help COMMAND": the command's own -h text.
+func help(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, cmds map[string]command) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "usage: memenow-storage help [COMMAND]")
+		return exitUsage
+	}
+	if args[0] == "version" {
+		fmt.Fprintln(stderr, "usage: memenow-storage version\n\nPrint the version of this binary.\n\nexample:\n  memenow-storage version")
+		return exitOK
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "memenow-storage: unknown command %q\n", args[0])
+		usage(stderr, cmds)
+		return exitUsage
+	}
+	return cmd.run(ctx, []string{"-h"}, getenv, io.Discard, stderr)
+}
+
+// usage prints the list of commands.
 func usage(w io.Writer, cmds map[string]command) {
 	fmt.Fprintln(w, "usage: memenow-storage COMMAND [flags]")
 	fmt.Fprintln(w, "\ncommands:")
@@ -89,5 +114,5 @@ func usage(w io.Writer, cmds map[string]command) {
 		}
 	}
 	fmt.Fprintln(w, "  version   print the version")
-	fmt.Fprintln(w, "\nRun 'memenow-storage COMMAND -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'memenow-storage help COMMAND' (or 'memenow-storage COMMAND -h') for a command's synopsis, flags and an example.")
 }
