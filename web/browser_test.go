@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -506,44 +507,158 @@ func TestBrowserPauseReloadResume(t *testing.T) {
 	}
 }
 
-// TestBrowserShowsAPIErrors checks that errors of the API are shown in the
-// row in words, and that Retry after fixing the input completes the upload.
+// TestBrowserShowsAPIErrors checks that an error of the API the page cannot
+// foresee (a chunk size over this server's maximum of 8 MiB, within the 5
+// GiB the page knows of) is shown in the row in words, and that Retry
+// after fixing the input completes the upload.
 func TestBrowserShowsAPIErrors(t *testing.T) {
-	tests := []struct {
-		name, userID, chunkMiB, want string
-	}{
-		{"invalid user id", "a/b", "5", "user_id must be 1 to 64 characters"},
-		{"chunk size below the minimum", "user_2", "1", "chunk_size must be between"},
+	cfg := storage.DefaultConfig()
+	cfg.MaxChunkSize = 8 << 20
+	api, svc := apitest.NewLocal(t, apitest.LocalOptions{Config: &cfg, Page: web.Handler()})
+	srv := startGated(t, api, svc)
+	ctx := newBrowser(t)
+	logs := watchConsole(ctx)
+	path, data := writeFile(t, "small.txt", 1000, 3)
+
+	open(t, ctx, srv.URL+"/")
+	fillForm(t, ctx, "user_2", "subscriber", "10")
+	do(t, ctx, chromedp.SetUploadFiles(chromedp.ID("file"), []string{path}))
+	msg := waitFor(t, ctx, "the error", `(() => { const e = document.querySelector("#list .row[data-state=error] .error");
+		return e && !e.hidden ? e.textContent : ""; })()`)
+	if !strings.Contains(msg, "chunk_size must be between") || !strings.Contains(msg, "INVALID_FIELD") {
+		t.Errorf("error shown %q, want the server's reason and the code INVALID_FIELD", msg)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := newServer(t)
-			ctx := newBrowser(t)
-			logs := watchConsole(ctx)
-			path, data := writeFile(t, "small.txt", 1000, 3)
+	screenshot(t, ctx, "memenow-web-error-chunk-size.png", 360)
 
-			open(t, ctx, srv.URL+"/")
-			fillForm(t, ctx, tt.userID, "subscriber", tt.chunkMiB)
-			do(t, ctx, chromedp.SetUploadFiles(chromedp.ID("file"), []string{path}))
-			msg := waitFor(t, ctx, "the error", `(() => { const e = document.querySelector("#list .row[data-state=error] .error");
-				return e && !e.hidden ? e.textContent : ""; })()`)
-			if !strings.Contains(msg, tt.want) || !strings.Contains(msg, "INVALID_FIELD") {
-				t.Errorf("error shown %q, want it to contain %q and the code INVALID_FIELD", msg, tt.want)
-			}
-			screenshot(t, ctx, "memenow-web-error-"+strings.ReplaceAll(tt.name, " ", "-")+".png", 360)
+	fillForm(t, ctx, "user_2", "subscriber", "5")
+	do(t, ctx, chromedp.Click(chromedp.CSS("#list .row .resume")))
+	href := waitCompleted(t, ctx, "the retried upload to complete")
+	checkDownload(t, srv, href, data)
+	hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#list .row .error").hidden`))
+	if err != nil || !hidden {
+		t.Errorf("the old error is still shown after the upload completed (%v)", err)
+	}
+	if errs := logs.errors(http.StatusBadRequest); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
 
-			fillForm(t, ctx, "user_2", "subscriber", "5")
-			do(t, ctx, chromedp.Click(chromedp.CSS("#list .row .resume")))
-			href := waitCompleted(t, ctx, "the retried upload to complete")
-			checkDownload(t, srv, href, data)
-			hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#list .row .error").hidden`))
-			if err != nil || !hidden {
-				t.Errorf("the old error is still shown after the upload completed (%v)", err)
-			}
-			if errs := logs.errors(http.StatusBadRequest); len(errs) > 0 {
-				t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
-			}
-		})
+// fieldState is the error shown next to a field ("" when none), whether
+// the field is marked invalid, and whether it has the focus.
+func fieldState(t *testing.T, ctx context.Context, id string) (msg string, invalid, focused bool) {
+	t.Helper()
+	var errID = map[string]string{"user-id": "user-id-error", "user-role": "user-role-error", "chunk-mib": "chunk-error"}[id]
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[[]any](fmt.Sprintf(`(() => { const f = document.getElementById(%q), e = document.getElementById(%q);
+		return [e.hidden ? "" : e.textContent, f.getAttribute("aria-invalid") === "true", document.activeElement === f]; })()`, id, errID)))
+	if err != nil || len(v) != 3 {
+		t.Fatalf("reading #%s: %v %v", id, v, err)
+	}
+	return v[0].(string), v[1].(bool), v[2].(bool)
+}
+
+// uploadsOnServer counts the uploads the server has (auth off: all).
+func uploadsOnServer(t *testing.T, srv *server) int {
+	t.Helper()
+	resp, err := http.Get(srv.URL + "/api/uploads")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var page struct {
+		Uploads []json.RawMessage `json:"uploads"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		t.Fatal(err)
+	}
+	return len(page.Uploads)
+}
+
+// TestBrowserValidatesForm checks that with auth off the page starts no
+// upload it knows the server would refuse: a missing or invalid user id,
+// a chunk size out of bounds. It says what is wrong next to the field,
+// focuses it, keeps the file picker closed, and clears the message once
+// the field is right; an empty file gets a clear message.
+func TestBrowserValidatesForm(t *testing.T) {
+	srv := newServer(t)
+	ctx := newBrowser(t)
+	logs := watchConsole(ctx)
+	path, data := writeFile(t, "checked.bin", 1000, 7)
+	emptyPath, _ := writeFile(t, "empty.txt", 0, 8)
+
+	open(t, ctx, srv.URL+"/")
+	waitFor(t, ctx, "the /api/me answer", `document.body.dataset.auth === "off"`)
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`localStorage.clear()`))
+	fillForm(t, ctx, "", "member", "")
+	do(t, ctx, chromedp.SetUploadFiles(chromedp.ID("file"), []string{path}))
+	notice := waitFor(t, ctx, "the refusal", `document.getElementById("notice").textContent`)
+	if !strings.Contains(notice, "Not uploaded: checked.bin") {
+		t.Errorf("notice %q, want it to say the file was not uploaded", notice)
+	}
+	if msg, invalid, focused := fieldState(t, ctx, "user-id"); !strings.Contains(msg, "Enter a user id") || !invalid || !focused {
+		t.Errorf("user id field: message %q, invalid %v, focused %v; want a message, marked and focused", msg, invalid, focused)
+	}
+	if rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#list .row").length`)); err != nil || rows != 0 {
+		t.Errorf("%d upload rows (%v), want none", rows, err)
+	}
+	screenshot(t, ctx, "memenow-web-form-invalid-360.png", 360)
+
+	// The drop zone does not open the picker while the form is wrong.
+	if _, err := chromedp.Call(ctx, page.SetInterceptFileChooserDialog, page.SetInterceptFileChooserDialogParams{Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	fillForm(t, ctx, "a/b", "member", "")
+	if msg, _, _ := fieldState(t, ctx, "user-id"); !strings.Contains(msg, "“/” is not allowed") {
+		t.Errorf("user id message %q, want it to name the bad character", msg)
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Second)
+	chooser := chromedp.Events(wctx, page.FileChooserOpened)
+	do(t, ctx, chromedp.Focus(chromedp.ID("drop")), chromedp.KeyEvent("\r"))
+	for _, err := range chooser {
+		if err == nil {
+			t.Error("the drop zone opened the file chooser with an invalid user id")
+		}
+		break
+	}
+	cancel()
+	if _, _, focused := fieldState(t, ctx, "user-id"); !focused {
+		t.Error("the drop zone did not move the focus to the invalid user id")
+	}
+
+	// Typing a valid id clears its message at once; chunk sizes out of
+	// bounds are refused next to their field.
+	fillForm(t, ctx, "user_3", "member", "")
+	if msg, invalid, _ := fieldState(t, ctx, "user-id"); msg != "" || invalid {
+		t.Errorf("valid user id still marked: %q, %v", msg, invalid)
+	}
+	for _, mib := range []string{"3", "5.5", "6000"} {
+		fillForm(t, ctx, "user_3", "member", mib)
+		do(t, ctx, chromedp.SetUploadFiles(chromedp.ID("file"), []string{path}))
+		waitFor(t, ctx, "the chunk size refusal", `!document.getElementById("chunk-error").hidden`)
+		if msg, invalid, focused := fieldState(t, ctx, "chunk-mib"); !strings.Contains(msg, "from 5 to 5120") || !invalid || !focused {
+			t.Errorf("chunk size %s: message %q, invalid %v, focused %v", mib, msg, invalid, focused)
+		}
+	}
+	if n := uploadsOnServer(t, srv); n != 0 {
+		t.Fatalf("the server has %d uploads, want none: every attempt so far was invalid", n)
+	}
+
+	fillForm(t, ctx, "user_3", "member", "5")
+	if msg, _, _ := fieldState(t, ctx, "chunk-mib"); msg != "" {
+		t.Errorf("valid chunk size still marked: %q", msg)
+	}
+	do(t, ctx, chromedp.SetUploadFiles(chromedp.ID("file"), []string{path}))
+	href := waitCompleted(t, ctx, "the upload to complete")
+	checkDownload(t, srv, href, data)
+
+	// An empty file: the server refuses it, and the row says why.
+	do(t, ctx, chromedp.SetUploadFiles(chromedp.ID("file"), []string{emptyPath}))
+	msg := waitFor(t, ctx, "the empty file's error", `(() => { const e = document.querySelector("#list .row[data-state=error] .error");
+		return e && !e.hidden ? e.textContent : ""; })()`)
+	if !strings.Contains(msg, "empty.txt is empty, and this server does not accept empty files") {
+		t.Errorf("empty file error %q", msg)
+	}
+	if errs := logs.errors(http.StatusBadRequest); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
 	}
 }
 
