@@ -299,7 +299,7 @@ func TestCLIPlainProgress(t *testing.T) {
 
 // fakeTerm is a terminal of cols columns for the client commands'
 // stderr: it records what they print and calls onLine (when set) with
-// each line.
+// each line as it ends up on the screen (after its last carriage return).
 type fakeTerm struct {
 	mu     sync.Mutex
 	buf    bytes.Buffer
@@ -318,7 +318,11 @@ func (f *fakeTerm) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		lines = append(lines, f.part[:i])
+		line := f.part[:i]
+		if j := strings.LastIndexByte(line, '\r'); j >= 0 {
+			line = line[j+1:] // what the terminal shows after a carriage return
+		}
+		lines = append(lines, line)
 		f.part = f.part[i+1:]
 	}
 	onLine := f.onLine

@@ -193,12 +193,14 @@ func TestRetriesShownOnATerminal(t *testing.T) {
 	retryLine := regexp.MustCompile(`^retrying in [0-9.]+m?s: connection refused$`)
 	tests := []struct {
 		name string
+		cols int
 		run  func(context.Context, []string, func(string) string, io.Writer, io.Writer) int
 		args []string
 	}{
-		{"upload", runUpload, []string{path, "--user-id", "a", "--user-role", "member", "--retries", "2"}},
+		{"upload", 0, runUpload, []string{path, "--user-id", "a", "--user-role", "member", "--retries", "2"}},
+		{"upload with a progress bar", 100, runUpload, []string{path, "--user-id", "a", "--user-role", "member", "--retries", "2"}},
 		// status retries 6 times: it is interrupted after the second.
-		{"status", runStatus, []string{"1-x"}},
+		{"status", 0, runStatus, []string{"1-x"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -206,7 +208,7 @@ func TestRetriesShownOnATerminal(t *testing.T) {
 			defer cancel()
 			var mu sync.Mutex
 			var retries []string
-			term := &fakeTerm{cols: 0, onLine: func(line string) {
+			term := &fakeTerm{cols: tt.cols, onLine: func(line string) {
 				if strings.HasPrefix(line, "retrying") {
 					mu.Lock()
 					retries = append(retries, line)
