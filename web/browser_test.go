@@ -211,6 +211,9 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-quic", true),
 		chromedp.UserDataDir(t.TempDir()),
+		// Chromium makes an org.chromium.Chromium.* folder in TMPDIR per
+		// start and leaves it: give it a folder of the test's own.
+		chromedp.Env("TMPDIR="+t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
