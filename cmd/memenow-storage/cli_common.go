@@ -25,8 +25,8 @@ import (
 // Exit codes of the client subcommands.
 const (
 	cliExitOK    = 0 // done
-	cliExitFail  = 1 // the operation failed or was interrupted
-	cliExitUsage = 2 // bad flags or arguments
+	cliExitFail  = 1 // a valid command that failed: the server refused, a local file, the network, an interruption
+	cliExitUsage = 2 // the command line is wrong: a flag, an argument or a value out of its allowed set
 )
 
 // cliDefaultServer is the server the client subcommands talk to when neither
