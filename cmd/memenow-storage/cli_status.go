@@ -163,13 +163,15 @@ var cancelDoc = cliDoc{
 	usage: "cancel UPLOAD_ID [flags]",
 	about: "Abandon an unfinished upload: its chunks and reserved key are freed, and the\n" +
 		"resume state kept for it on this machine is forgotten, so that the next\n" +
-		"upload of the same file starts afresh. Prints the server's answer as JSON.",
+		"upload of the same file starts afresh. Prints the server's answer as JSON.\n" +
+		"Cancelling an upload that is already cancelled succeeds too.",
 	examples: []string{"memenow-storage cancel 1641987000000-550e8400-e29b-41d4-a716-446655440000"},
 }
 
 // runCancel is the cancel subcommand: it cancels upload ID, forgets the
 // local resume state that points at it, and prints the server's answer as
-// JSON. args are the arguments after "cancel".
+// JSON; an upload already cancelled counts as cancelled now. args are the
+// arguments after "cancel".
 func runCancel(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs, common := cliFlagSet("cancel", cancelDoc, getenv, stderr)
 	pos, code, ok := common.parse(fs, args)
@@ -188,6 +190,11 @@ func runCancel(ctx context.Context, args []string, getenv func(string) string, s
 				fmt.Fprintf(stderr, "forgot the resume state of %s: its next upload starts afresh\n", file)
 			}
 		}
+	}
+	if storage.HasCode(err, storage.CodeUploadCancelled) {
+		// Cancelling is idempotent: a repeat succeeds, with the same answer.
+		fmt.Fprintf(stderr, "upload %s was already cancelled\n", pos[0])
+		res, err = &client.CancelResponse{UploadID: pos[0], Status: string(storage.StatusCancelled)}, nil
 	}
 	if err != nil {
 		return common.fail(stderr, "cancel", err)
