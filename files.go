@@ -157,7 +157,7 @@ func (s *Service) List(ctx context.Context, r ListRequest) (*ListPage, error) {
 	if r.Status != "" {
 		st, ok := ParseStatus(r.Status)
 		if !ok {
-			return nil, Errorf(CodeInvalidField, "status must be one of initiated, in_progress, completing, completed, cancelling, cancelled, deleted")
+			return nil, Errorf(CodeInvalidField, "status must be one of initiated, in_progress, completing, completed, cancelling, cancelled, deleted, expired")
 		}
 		q.Status = st
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -33,7 +34,14 @@ type Config struct {
 	// the same transaction as the insert; zero fields (the default) are no
 	// limit.
 	Quota Quota
+	// UploadTTL is how long an upload may go without a chunk before the
+	// janitor expires it (see Sweep); DefaultUploadTTL when 0.
+	UploadTTL time.Duration
 }
+
+// DefaultUploadTTL is how long an upload may go without a chunk before it
+// expires, by default: 24 hours.
+const DefaultUploadTTL = 24 * time.Hour
 
 // DefaultMaxShareTTL is the default longest life of a share link: 7 days.
 const DefaultMaxShareTTL = 7 * 24 * time.Hour
@@ -43,7 +51,7 @@ const DefaultMaxShareTTL = 7 * 24 * time.Hour
 // links of at most 7 days.
 func DefaultConfig() Config {
 	return Config{MaxFileSize: DefaultMax, ChunkSize: DefaultChunk, MinChunkSize: MinChunkSize, MaxChunkSize: MaxChunkSize,
-		MaxShareTTL: DefaultMaxShareTTL}
+		MaxShareTTL: DefaultMaxShareTTL, UploadTTL: DefaultUploadTTL}
 }
 
 // Validate checks that the limits can be honoured by every object store:
@@ -55,6 +63,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max file size must be positive, got %d", c.MaxFileSize)
 	case c.MaxShareTTL < time.Second:
 		return fmt.Errorf("max share ttl must be at least 1s, got %s", c.MaxShareTTL)
+	case c.UploadTTL != 0 && c.UploadTTL < time.Second:
+		return fmt.Errorf("upload ttl must be at least 1s, got %s", c.UploadTTL)
 	case c.MinChunkSize < MinChunkSize:
 		return fmt.Errorf("minimum chunk size %d is under %d bytes (5 MiB)", c.MinChunkSize, MinChunkSize)
 	case c.MaxChunkSize > MaxChunkSize:
@@ -88,6 +98,10 @@ type Service struct {
 	// their upload made them public. Off, anyone may do anything, as in the
 	// original service.
 	RequireAuth bool
+	// Logger receives the errors the Service handles without failing the
+	// request, such as an abort that undoes a failed init; nil discards
+	// them.
+	Logger *slog.Logger
 }
 
 func (s *Service) now() time.Time {
@@ -211,8 +225,12 @@ func (s *Service) Init(ctx context.Context, r InitRequest) (*Upload, error) {
 
 // reserveKey starts the multipart upload and inserts u with the first free
 // key: the file name itself, then "name-2.ext" … "name-20.ext", then a name
-// with a suffix from the upload id. The multipart upload is created first so
-// that the row is complete in one insert; it is aborted when the key is taken.
+// with a suffix from the upload id. A key is free when no upload holds it
+// and no object is stored at it: a database that lost its rows must not
+// hand out the key of a file it forgot, whose complete would then be stuck
+// for good. The multipart upload is created first so that the row is
+// complete in one insert; it is aborted when the key is taken, and a failed
+// abort is logged (the janitor's orphan sweep removes what it leaves).
 func (s *Service) reserveKey(ctx context.Context, u *Upload, day time.Time) error {
 	base := u.FileName
 	for attempt := 1; ; attempt++ {
@@ -228,6 +246,14 @@ func (s *Service) reserveKey(ctx context.Context, u *Upload, day time.Time) erro
 		}
 		u.FileName = name
 		u.Key = ObjectKey(u.UserRole, u.UserID, day, u.ContentType, name)
+		if taken, err := s.objectExists(ctx, u.Key); err != nil {
+			return err
+		} else if taken {
+			if _, err := s.Meta.GetUploadByKey(ctx, u.Key); HasCode(err, CodeUploadNotFound) {
+				s.logger().Warn("a stored object that no upload holds occupies a key; choosing another name (was the database replaced?)", "key", u.Key)
+			}
+			continue
+		}
 		handle, err := s.Objects.CreateMultipart(ctx, multipartOf(u))
 		if err != nil {
 			return err
@@ -237,11 +263,35 @@ func (s *Service) reserveKey(ctx context.Context, u *Upload, day time.Time) erro
 		if err == nil {
 			return nil
 		}
-		_ = s.Objects.AbortMultipart(context.WithoutCancel(ctx), multipartOf(u), handle)
+		if aerr := s.Objects.AbortMultipart(context.WithoutCancel(ctx), multipartOf(u), handle); aerr != nil {
+			s.logger().Error("aborting the multipart upload of a failed init failed; the janitor's orphan sweep will remove it",
+				"upload_id", u.ID, "key", u.Key, "err", aerr)
+		}
 		if !HasCode(err, CodeKeyTaken) {
 			return err
 		}
 	}
+}
+
+// objectExists reports whether an object is stored at key.
+func (s *Service) objectExists(ctx context.Context, key string) (bool, error) {
+	obj, err := s.Objects.Open(ctx, key)
+	switch {
+	case err == nil:
+		_ = obj.Close()
+		return true, nil
+	case HasCode(err, CodeNotFound):
+		return false, nil
+	}
+	return false, err
+}
+
+// logger returns the Service's logger, or one that discards.
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 // ownInitRequest fills the user and role of r from the caller p, and
@@ -289,6 +339,8 @@ func stateError(u *Upload) error {
 		return Errorf(CodeUploadBusy, "upload %s is being completed; repeat complete to finish it", u.ID)
 	case StatusCancelling:
 		return Errorf(CodeUploadBusy, "upload %s is being cancelled; repeat cancel to finish it", u.ID)
+	case StatusExpired:
+		return Errorf(CodeUploadExpired, "upload %s expired: no chunk arrived for too long, and its chunks were freed; start a new upload", u.ID)
 	}
 	return Errorf(CodeUploadBusy, "upload %s is %s", u.ID, u.Status)
 }
@@ -525,11 +577,6 @@ func (s *Service) Status(ctx context.Context, id string) (*Upload, []Chunk, erro
 		return nil, nil, err
 	}
 	return u, chunks, nil
-}
-
-// Health checks the metadata store and the object store.
-func (s *Service) Health(ctx context.Context) (database, objects error) {
-	return s.Meta.Ping(ctx), s.Objects.Ping(ctx)
 }
 
 func truncate(s string, n int) string {

@@ -228,6 +228,45 @@ type ObjectStore interface {
 	Describe() string
 }
 
+// Multipart is a multipart upload an ObjectStore holds, as a
+// MultipartLister reports it.
+type Multipart struct {
+	// Handle is what CreateMultipart returned for it.
+	Handle string
+	// Key is the key it was started for; "" when the store does not
+	// record it.
+	Key string
+	// UploadID is the upload it was started for; "" when the store does
+	// not record it.
+	UploadID string
+	// Started is when it was started, or for a store that cannot tell,
+	// when it was last written.
+	Started time.Time
+}
+
+// MultipartLister is an optional capability of an ObjectStore, found by
+// type assertion: listing the multipart uploads it holds, so that the
+// janitor can abort those that no open upload owns (left by a crash between
+// CreateMultipart and CreateUpload, or by an expiry whose abort failed). The
+// disk and S3 stores have it; R2's Workers binding cannot list multipart
+// uploads, so the Worker's store does not.
+type MultipartLister interface {
+	// ListMultipart calls fn for each multipart upload the store holds that
+	// was started before startedBefore, in no particular order, until fn
+	// returns false. Errors: CodeStorage, or ctx's error.
+	ListMultipart(ctx context.Context, startedBefore time.Time, fn func(Multipart) bool) error
+}
+
+// DataChecker is an optional capability of an ObjectStore, found by type
+// assertion: telling whether the store holds anything, so that a server can
+// refuse to start on an empty database next to a store full of files (a
+// lost database must be noticed, not papered over).
+type DataChecker interface {
+	// HoldsData reports whether the store holds any completed object or any
+	// multipart upload. Errors: CodeStorage.
+	HoldsData(ctx context.Context) (bool, error)
+}
+
 // MetaStore keeps the metadata of uploads and their chunks. Every state
 // change is a compare-and-set: it happens only when the upload is in one of
 // the expected states. Implementations translate their own errors into
@@ -245,8 +284,8 @@ type MetaStore interface {
 	GetUpload(ctx context.Context, id string) (*Upload, error)
 
 	// GetUploadByKey returns the upload that holds key: the one upload with
-	// that key that is not cancelled. Errors: CodeUploadNotFound,
-	// CodeDatabase.
+	// that key that is neither cancelled nor expired. Errors:
+	// CodeUploadNotFound, CodeDatabase.
 	GetUploadByKey(ctx context.Context, key string) (*Upload, error)
 
 	// ListUploads returns up to q.Limit uploads, newest first (by CreatedAt,
@@ -275,6 +314,38 @@ type MetaStore interface {
 
 	// Ping checks that the database is reachable. Errors: CodeDatabase.
 	Ping(ctx context.Context) error
+
+	// CheckWrite commits a small write (the one row of a health table,
+	// stamped with now) and returns once it is durable, so that a database
+	// that answers reads but cannot commit, or whose file was deleted under
+	// the running process, is noticed. Errors: CodeDatabase.
+	CheckWrite(ctx context.Context, now time.Time) error
+
+	// ListStale returns up to limit uploads in one of statuses whose
+	// UpdatedAt is before updatedBefore, the least recently updated first.
+	// An index on (status, updated_at) serves it. Errors: CodeDatabase.
+	ListStale(ctx context.Context, statuses []Status, updatedBefore time.Time, limit int) ([]*Upload, error)
+
+	// Expire moves the upload to StatusExpired, provided it is initiated or
+	// in progress and was last updated before updatedBefore, in one
+	// compare-and-set, stamps it with now and returns it as it is
+	// afterwards. Its key is free again at once. Errors:
+	// CodeUploadNotFound, CodeConflict when it is in another state or was
+	// updated since (a chunk arrived), CodeDatabase.
+	Expire(ctx context.Context, id string, updatedBefore, now time.Time) (*Upload, error)
+
+	// AcquireLease takes the lease called name for holder until until, when
+	// nobody holds it at now (it was never taken, or its holder's lease
+	// ended at or before now) or holder holds it already (which extends
+	// it), and reports whether holder holds it afterwards. It is one atomic
+	// statement, so of two instances asking at once one wins. Errors:
+	// CodeDatabase.
+	AcquireLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
+
+	// ReleaseLease gives up the lease called name when holder holds it, so
+	// that another holder may take it at once; otherwise it does nothing.
+	// Errors: CodeDatabase.
+	ReleaseLease(ctx context.Context, name, holder string) error
 
 	// Close releases the store's resources.
 	Close() error

@@ -29,10 +29,15 @@ type App struct {
 	// Now and NewUUID are passed to the Service; the defaults when nil.
 	Now     func() time.Time
 	NewUUID func() string
+	// UploadTTL is how long an upload may go without a chunk before the
+	// janitor (the Cron Trigger, see Scheduled) expires it;
+	// storage.DefaultUploadTTL when 0.
+	UploadTTL time.Duration
 
 	mu       sync.Mutex
 	settings Settings
 	handler  http.Handler
+	holder   string // this isolate's name in the janitor's lease
 }
 
 // ServeHTTP serves one request.
@@ -49,13 +54,20 @@ func (a *App) handlerFor(s Settings) http.Handler {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.handler == nil || a.settings != s {
-		svc := &storage.Service{Objects: a.Objects, Meta: a.Meta, Config: s.ServiceConfig(), Now: a.Now, NewUUID: a.NewUUID,
-			RequireAuth: a.Auth != nil}
+		svc := a.service(s, a.Now)
 		a.handler = httpapi.NewServer(httpapi.Options{Service: svc, Logger: a.log(), AllowedOrigins: a.AllowedOrigins, Now: a.Now,
 			Auth: a.Auth, Links: a.Links, DownloadOrigin: a.DownloadOrigin})
 		a.settings = s
 	}
 	return a.handler
+}
+
+// service returns a Service for the settings s with the clock now.
+func (a *App) service(s Settings, now func() time.Time) *storage.Service {
+	cfg := s.ServiceConfig()
+	cfg.UploadTTL = a.UploadTTL
+	return &storage.Service{Objects: a.Objects, Meta: a.Meta, Config: cfg, Now: now, NewUUID: a.NewUUID,
+		RequireAuth: a.Auth != nil, Logger: a.log()}
 }
 
 func (a *App) log() *slog.Logger {

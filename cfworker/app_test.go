@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +29,9 @@ import (
 // runs in the Worker tests.
 type faultyR2 struct {
 	fail map[string]bool
+
+	mu      sync.Mutex
+	aborted []string // "key upload-id" of every successful AbortMultipart
 }
 
 func (f *faultyR2) err(op string) error {
@@ -53,7 +57,15 @@ func (f *faultyR2) UploadPart(ctx context.Context, key, id string, part int, siz
 func (f *faultyR2) CompleteMultipart(ctx context.Context, key, id string, parts []cfworker.R2Part) (*cfworker.R2Object, error) {
 	return nil, &cfworker.BindingError{Op: "complete", Message: "not supported by this fake"}
 }
-func (f *faultyR2) AbortMultipart(ctx context.Context, key, id string) error { return f.err("abort") }
+func (f *faultyR2) AbortMultipart(ctx context.Context, key, id string) error {
+	if err := f.err("abort"); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.aborted = append(f.aborted, key+" "+id)
+	return nil
+}
 func (f *faultyR2) Head(ctx context.Context, key string) (*cfworker.R2Object, error) {
 	return nil, f.err("head")
 }
@@ -85,7 +97,12 @@ type appEnv struct {
 	r2   *faultyR2
 	d1   *sqliteD1
 	logs *syncBuffer
+	app  *cfworker.App
+	skew atomic.Int64 // added to the App's clock, in nanoseconds
 }
+
+// advance moves the App's clock forward by d.
+func (e *appEnv) advance(d time.Duration) { e.skew.Add(int64(d)) }
 
 type syncBuffer struct {
 	mu sync.Mutex
@@ -115,7 +132,9 @@ func newApp(t *testing.T, kv cfworker.KV) *appEnv {
 		Meta:    &cfworker.MetaStore{DB: e.d1},
 		Config:  &cfworker.ConfigSource{KV: kv, Logger: log},
 		Logger:  log,
+		Now:     func() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) },
 	}
+	e.app = app
 	srv := httptest.NewServer(app)
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
@@ -231,6 +250,7 @@ func TestAppHealthReportsFailures(t *testing.T) {
 	}
 	e.r2.fail["ping"] = true
 	e.d1.fail.Store(true)
+	e.advance(time.Minute) // past the reuse of the last report
 	r := do(t, "GET", e.url+"/health", nil, nil)
 	checks, _ := r.body["checks"].(map[string]any)
 	if r.status != 503 || checks["storage"] != "error" || checks["database"] != "error" {

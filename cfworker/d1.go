@@ -80,12 +80,13 @@ func (s *MetaStore) GetUpload(ctx context.Context, id string) (*storage.Upload, 
 	return uploadOf(res.Rows[0])
 }
 
-// GetUploadByKey returns the upload that holds key: the one that is not
-// cancelled (the partial unique index on r2_key allows only one). Errors:
+// GetUploadByKey returns the upload that holds key: the one that is
+// neither cancelled nor expired (the partial unique index on r2_key allows
+// only one). Errors:
 // CodeUploadNotFound, CodeDatabase.
 func (s *MetaStore) GetUploadByKey(ctx context.Context, key string) (*storage.Upload, error) {
 	res, err := s.DB.Query(ctx, Statement{SQL: `SELECT ` + uploadColumns + ` FROM uploads
-		WHERE r2_key = ? AND status <> 'cancelled'`, Params: []any{key}})
+		WHERE r2_key = ? AND status NOT IN ('cancelled', 'expired')`, Params: []any{key}})
 	if err != nil {
 		return nil, dbError(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"syscall/js"
+	"time"
 
 	storage "github.com/memenow/memenow-storage"
 )
@@ -97,15 +98,44 @@ func resume(_ js.Value, args []js.Value) any {
 
 // Serve registers h with the shim as the Worker's handler and blocks
 // forever. Every request is served on its own goroutine, which recovers
-// from panics so that the Go program never exits.
+// from panics so that the Go program never exits. When h is a Scheduler it
+// also runs the Worker's scheduled events (Cron Triggers).
 func Serve(h http.Handler, log *slog.Logger) {
 	handle := js.FuncOf(func(_ js.Value, args []js.Value) any {
 		rc := args[0]
 		go serveRequest(h, log, rc)
 		return nil
 	})
-	js.Global().Call("__memenowRegister", map[string]any{"handle": handle, "resume": js.FuncOf(resume)})
+	api := map[string]any{"handle": handle, "resume": js.FuncOf(resume)}
+	if sch, ok := h.(Scheduler); ok {
+		api["scheduled"] = js.FuncOf(func(_ js.Value, args []js.Value) any {
+			// (context, cron, scheduledTime in unix milliseconds)
+			go serveScheduled(sch, log, args[0], args[1].String(), time.UnixMilli(int64(args[2].Float())))
+			return nil
+		})
+	}
+	js.Global().Call("__memenowRegister", api)
 	select {}
+}
+
+// serveScheduled runs a scheduled event in the shim's context rc: its
+// binding calls are posted to rc like a request's, and its outcome is
+// posted as "scheduled.done" with the error's message ("" for success).
+func serveScheduled(sch Scheduler, log *slog.Logger, rc js.Value, cron string, at time.Time) {
+	ctx := context.WithValue(context.Background(), requestKey{}, &request{rc: rc})
+	msg := ""
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error("panic in a scheduled event", "panic", v, "stack", string(debug.Stack()))
+			msg = fmt.Sprint("panic: ", v)
+		}
+		if _, err := call(ctx, "scheduled.done", msg); err != nil {
+			log.Info("the scheduled event's outcome could not be sent", "err", err)
+		}
+	}()
+	if err := sch.Scheduled(ctx, cron, at); err != nil {
+		msg = err.Error()
+	}
 }
 
 // serveRequest runs h for the request rc and posts the response.

@@ -490,7 +490,9 @@ func escapes(err error) bool {
 	return errors.As(err, &pe) && !errors.As(err, &errno)
 }
 
-// Ping checks that the store's folders exist and are writable.
+// Ping checks that the store's folders exist and can be written: it writes,
+// syncs and removes a probe file (a dot file, which the janitor ignores), so
+// that a read-only, full or failing file system is noticed.
 func (s *Store) Ping(ctx context.Context) error {
 	for _, sub := range []string{uploadsDir, objectsDir} {
 		if fi, err := os.Stat(filepath.Join(s.dir, sub)); err != nil || !fi.IsDir() {
@@ -501,7 +503,14 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err != nil {
 		return storage.Wrap(storage.CodeStorage, err, "the store's folder is not writable")
 	}
-	return errors.Join(f.Close(), os.Remove(f.Name()))
+	_, werr := f.Write([]byte{'.'})
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if err := errors.Join(werr, f.Close(), os.Remove(f.Name())); err != nil {
+		return storage.Wrap(storage.CodeStorage, err, "the store's folder cannot be written")
+	}
+	return nil
 }
 
 // lockAll takes a write lock on the whole of f, waiting while chunk writes

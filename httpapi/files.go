@@ -180,7 +180,7 @@ func (s *server) handleList(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := listResponse{Uploads: make([]uploadJSON, len(page.Uploads)), NextCursor: page.NextCursor}
 	for i, u := range page.Uploads {
-		resp.Uploads[i] = uploadJSONOf(u)
+		resp.Uploads[i] = uploadJSONOf(u, s.svc.ExpiresAt(u))
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

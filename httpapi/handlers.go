@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	storage "github.com/memenow/memenow-storage"
 )
@@ -74,6 +76,8 @@ type initResponse struct {
 	Key         string `json:"r2_key"`
 	Status      string `json:"status"`
 	Visibility  string `json:"visibility"`
+	// ExpiresAt is when the upload expires unless a chunk arrives first.
+	ExpiresAt string `json:"expires_at,omitempty"`
 	// UploadToken, with auth on, lets another party (a browser) send the
 	// chunks of this one upload and complete or cancel it.
 	UploadToken string `json:"upload_token,omitempty"`
@@ -124,7 +128,7 @@ func (s *server) handleInit(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, initResponse{
 		UploadID: u.ID, ChunkSize: u.ChunkSize, TotalChunks: u.TotalChunks, Key: u.Key, Status: string(u.Status),
-		Visibility: string(u.Visibility), UploadToken: s.uploadToken(u),
+		Visibility: string(u.Visibility), ExpiresAt: optionalTimestamp(s.svc.ExpiresAt(u)), UploadToken: s.uploadToken(u),
 	})
 }
 
@@ -254,15 +258,19 @@ type uploadJSON struct {
 	Key            string `json:"r2_key,omitempty"`
 	CreatedAt      string `json:"created_at"`
 	UpdatedAt      string `json:"updated_at"`
+	// ExpiresAt, while the upload takes chunks, is when it expires unless a
+	// chunk arrives first.
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
-func uploadJSONOf(u *storage.Upload) uploadJSON {
+// uploadJSONOf shows u; expires is when it expires (zero: it does not).
+func uploadJSONOf(u *storage.Upload, expires time.Time) uploadJSON {
 	j := uploadJSON{
 		UploadID: u.ID, FileName: u.FileName, TotalSize: u.TotalSize, UserID: u.UserID,
 		UserRole: string(u.UserRole), ContentType: u.ContentType, Visibility: string(u.Visibility),
 		Status: string(u.Status), ChunksUploaded: u.ChunksUploaded, ChunkSize: u.ChunkSize,
 		TotalChunks: u.TotalChunks, BytesUploaded: u.BytesUploaded,
-		CreatedAt: timestamp(u.CreatedAt), UpdatedAt: timestamp(u.UpdatedAt),
+		CreatedAt: timestamp(u.CreatedAt), UpdatedAt: timestamp(u.UpdatedAt), ExpiresAt: optionalTimestamp(expires),
 	}
 	if u.Status == storage.StatusCompleted || u.Status == storage.StatusDeleted {
 		j.Key = u.Key
@@ -289,7 +297,7 @@ func (s *server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	resp := statusResponse{uploadJSON: uploadJSONOf(u), Chunks: make([]int, len(chunks))}
+	resp := statusResponse{uploadJSON: uploadJSONOf(u, s.svc.ExpiresAt(u)), Chunks: make([]int, len(chunks))}
 	for i, c := range chunks {
 		resp.Chunks[i] = c.Index
 	}
@@ -307,27 +315,70 @@ type healthResponse struct {
 	Error     *errorDetail      `json:"error,omitempty"`
 }
 
+// healthCacheTTL is how long /health reuses the result of its checks, so
+// that a load balancer polling it often costs one database commit and one
+// probe file every few seconds, not one per poll.
+const healthCacheTTL = 2 * time.Second
+
+// healthCache is the last health report; its mutex also makes concurrent
+// requests that find it out of date wait for one run of the checks.
+type healthCache struct {
+	mu     sync.Mutex
+	report storage.HealthReport
+	at     time.Time // by the server's clock; zero: none yet
+}
+
+// healthReport returns the Service's health, reusing a report younger than
+// healthCacheTTL. A request that went away does not leave its (failed)
+// report behind.
+func (s *server) healthReport(r *http.Request) storage.HealthReport {
+	c := &s.health
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := s.now()
+	if !c.at.IsZero() && !now.Before(c.at) && now.Sub(c.at) < healthCacheTTL {
+		return c.report
+	}
+	report := s.svc.Health(r.Context())
+	if r.Context().Err() == nil {
+		c.report, c.at = report, now
+	}
+	return report
+}
+
 func (s *server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	dbErr, objErr := s.svc.Health(r.Context())
+	report := s.healthReport(r)
 	resp := healthResponse{Status: "ok", Timestamp: timestamp(s.now()), Checks: map[string]string{"database": "ok", "storage": "ok"}}
+	if report.SpaceChecked {
+		resp.Checks["space"] = "ok"
+	}
 	status := http.StatusOK
-	if dbErr != nil || objErr != nil {
+	if !report.OK() {
 		status = http.StatusServiceUnavailable
 		resp.Status = "unavailable"
 		var failed []string
-		if dbErr != nil {
-			resp.Checks["database"] = "error"
-			failed = append(failed, "database")
-			s.log.Error("health check failed", "part", "database", "err", dbErr)
-		}
-		if objErr != nil {
-			resp.Checks["storage"] = "error"
-			failed = append(failed, "storage")
-			s.log.Error("health check failed", "part", "storage", "err", objErr)
+		for _, c := range []struct {
+			name string
+			err  error
+		}{{"database", report.Database}, {"storage", report.Storage}, {"space", report.Space}} {
+			if c.err == nil {
+				continue
+			}
+			resp.Checks[c.name] = "error"
+			failed = append(failed, c.name)
+			s.log.Error("health check failed", "part", c.name, "err", c.err)
 		}
 		resp.Error = &errorDetail{Code: storage.CodeUnavailable, Timestamp: resp.Timestamp,
 			Message: "unavailable: " + strings.Join(failed, " and ") + " check failed"}
 		w.Header().Set("Retry-After", "5")
 	}
 	writeJSON(w, status, resp)
+}
+
+// optionalTimestamp formats t as RFC 3339 in UTC, or "" for the zero time.
+func optionalTimestamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return timestamp(t)
 }

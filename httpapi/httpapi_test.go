@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	storage "github.com/memenow/memenow-storage"
 	"github.com/memenow/memenow-storage/apitest"
@@ -71,6 +72,9 @@ func (failingMeta) GetUpload(context.Context, string) (*storage.Upload, error) {
 	return nil, storage.Wrap(storage.CodeDatabase, errBackend, "database error")
 }
 func (failingMeta) Ping(context.Context) error {
+	return storage.Wrap(storage.CodeDatabase, errBackend, "database error")
+}
+func (failingMeta) CheckWrite(context.Context, time.Time) error {
 	return storage.Wrap(storage.CodeDatabase, errBackend, "database error")
 }
 

@@ -64,6 +64,7 @@ type server struct {
 	trusted        []netip.Prefix
 	limits         RequestLimits
 	rateLimits     RateLimits
+	health         healthCache // handlers.go: the last /health report
 }
 
 // NewServer returns the HTTP handler of the whole API.

@@ -68,6 +68,12 @@ func RunConformance(t *testing.T, newStore func(t *testing.T) storage.MetaStore)
 		{"ListUploadsCursor", testListUploadsCursor},
 		{"ListUploadsEveryUser", testListUploadsEveryUser},
 		{"ListUploadsEmpty", testListUploadsEmpty},
+		{"CheckWrite", testCheckWrite},
+		{"ListStale", testListStale},
+		{"Expire", testExpire},
+		{"ExpireLosesToChunk", testExpireLosesToChunk},
+		{"ConcurrentExpire", testConcurrentExpire},
+		{"Lease", testLease},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })

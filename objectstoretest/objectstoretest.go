@@ -51,6 +51,8 @@ func RunConformance(t *testing.T, newStore func(t *testing.T) storage.ObjectStor
 	t.Run("CompleteInvalidPart", func(t *testing.T) { testCompleteInvalidPart(t, newStore(t)) })
 	t.Run("Abort", func(t *testing.T) { testAbort(t, newStore(t)) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, newStore(t)) })
+	t.Run("ListMultipart", func(t *testing.T) { testListMultipart(t, newStore(t)) })
+	t.Run("HoldsData", func(t *testing.T) { testHoldsData(t, newStore(t)) })
 	t.Run("OpenMissing", func(t *testing.T) {
 		s := newStore(t)
 		_, err := s.Open(t.Context(), newUpload(t, 1).m.Key)

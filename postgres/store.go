@@ -56,13 +56,13 @@ func (s *Store) GetUpload(ctx context.Context, id string) (*storage.Upload, erro
 	return u, nil
 }
 
-// GetUploadByKey returns the upload that holds key: the one that is not
-// cancelled. The condition is the partial unique index's, which serves the
+// GetUploadByKey returns the upload that holds key: the one that is
+// neither cancelled nor expired. The condition is the partial unique index's, which serves the
 // query and allows one row at most. Errors: CodeUploadNotFound,
 // CodeDatabase.
 func (s *Store) GetUploadByKey(ctx context.Context, key string) (*storage.Upload, error) {
 	u, err := scanUpload(s.pool.QueryRow(ctx, `SELECT `+uploadColumns+` FROM uploads
-		WHERE r2_key = $1 AND status <> 'cancelled'`, key))
+		WHERE r2_key = $1 AND status NOT IN ('cancelled', 'expired')`, key))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, storage.Errorf(storage.CodeUploadNotFound, "no upload holds that key")
 	}

@@ -35,7 +35,8 @@ const busyTimeoutMS = 10000
 type Store struct {
 	w      *sql.DB // the single writer
 	writes *groupCommitter
-	r      *sql.DB // the reader pool
+	r      *sql.DB      // the reader pool
+	file   fileIdentity // the database file opened (janitor.go)
 }
 
 // Open opens (creating if needed) the SQLite database at path and brings its
@@ -69,7 +70,7 @@ func Open(path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	return &Store{w: w, writes: newGroupCommitter(w), r: r}, nil
+	return &Store{w: w, writes: newGroupCommitter(w), r: r, file: newFileIdentity(path)}, nil
 }
 
 // dsn builds a modernc.org/sqlite data source name for path with the

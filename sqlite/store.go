@@ -71,13 +71,13 @@ func getUpload(ctx context.Context, q queryer, id string) (*storage.Upload, erro
 	return u, nil
 }
 
-// GetUploadByKey returns the upload that holds key: the one that is not
-// cancelled. Errors: CodeUploadNotFound, CodeDatabase.
+// GetUploadByKey returns the upload that holds key: the one that is
+// neither cancelled nor expired. Errors: CodeUploadNotFound, CodeDatabase.
 func (s *Store) GetUploadByKey(ctx context.Context, key string) (*storage.Upload, error) {
 	// The condition is the one of the partial unique index on r2_key, which
 	// serves the query and guarantees at most one row.
 	u, err := scanUpload(s.r.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM uploads
-		WHERE r2_key = ? AND status <> 'cancelled'`, key))
+		WHERE r2_key = ? AND status NOT IN ('cancelled', 'expired')`, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, storage.Errorf(storage.CodeUploadNotFound, "no upload holds that key")
 	}
@@ -263,8 +263,13 @@ func (s *Store) Transition(ctx context.Context, id string, from []storage.Status
 
 // inTx runs f as one write transaction, which commits together with the
 // writes queued beside it (see groupCommitter), and returns once it is
-// durable. Errors that are not *storage.Error become CodeDatabase.
+// durable. It refuses to write to a database file that was deleted or
+// replaced since Open. Errors that are not *storage.Error become
+// CodeDatabase.
 func (s *Store) inTx(ctx context.Context, f writeFunc) error {
+	if err := s.file.check(); err != nil { // janitor.go: a deleted database file refuses writes
+		return err
+	}
 	if err := s.writes.run(ctx, f); err != nil {
 		return dbError(err)
 	}

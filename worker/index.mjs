@@ -27,6 +27,7 @@ function startGo(env) {
       globalThis.__memenowRegister = (api) => {
         rt.handle = api.handle;
         rt.resume = api.resume;
+        rt.scheduled = api.scheduled; // undefined when Go runs no scheduled events
         resolve(rt);
       };
     });
@@ -139,6 +140,12 @@ const operations = {
   },
   "r2.ping": async (rc) => { await rc.env.STORAGE_BUCKET.list({ limit: 1 }); return null; },
   "kv.get": async (rc, key) => rc.env.STORAGE_CONFIG.get(key),
+  // The end of a scheduled event (a Cron Trigger): "" or the error's message.
+  "scheduled.done": async (rc, message) => {
+    rc.scheduledError = message || null;
+    rc.finished = true;
+    return null;
+  },
   respond: async (rc, status, headers, body, length) => {
     await rc.drain();
     const nullBody = rc.request.method === "HEAD" || NULL_BODY_STATUS.has(status);
@@ -191,6 +198,7 @@ class RequestContext {
 
   fail(err) {
     console.error("memenow: request failed:", err && err.message);
+    this.failure = err || new Error("request failed");
     this.settle(new Response(JSON.stringify({ error: { code: "INTERNAL_ERROR", message: "internal error", timestamp: new Date().toISOString().replace(/\.\d+Z$/, "Z") } }) + "\n",
       { status: 500, headers: { "Content-Type": "application/json" } }));
     this.finished = true;
@@ -208,12 +216,13 @@ class RequestContext {
     return p;
   }
 
-  // pump runs the posted operations in this request until Go is done with it.
-  async pump(rt) {
+  // pump runs the posted operations in this request until Go is done with
+  // it. start hands the request (or scheduled event) to Go.
+  async pump(rt, start = () => rt.handle(this)) {
     const keepAlive = setInterval(() => {}, 1000);
     rt.active.add(this);
     try {
-      rt.handle(this);
+      start();
       while (!this.finished || this.queue.length) {
         while (this.queue.length) {
           const [id, op, args] = this.queue.shift();
@@ -267,5 +276,18 @@ export default {
     const pumping = rc.pump(rt).catch((e) => rc.fail(e));
     ctx.waitUntil(pumping);
     return rc.response;
+  },
+
+  // A Cron Trigger ([triggers] crons in wrangler.toml) runs the janitor:
+  // expiry of abandoned uploads and repair of interrupted completes and
+  // cancels. Its binding calls go through a RequestContext of its own, as
+  // a request's do; a failed sweep fails the event.
+  async scheduled(controller, env) {
+    const rt = await getRuntime(env);
+    if (!rt.scheduled) throw new Error("the Go program runs no scheduled events (is its configuration invalid?)");
+    const rc = new RequestContext(new Request("https://scheduled.invalid/" + encodeURIComponent(controller.cron || "")), env);
+    await rc.pump(rt, () => rt.scheduled(rc, controller.cron || "", controller.scheduledTime));
+    if (rc.failure) throw rc.failure;
+    if (rc.scheduledError) throw new Error(rc.scheduledError);
   },
 };

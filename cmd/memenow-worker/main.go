@@ -16,6 +16,7 @@ import (
 	"syscall/js"
 	"time"
 
+	storage "github.com/memenow/memenow-storage"
 	"github.com/memenow/memenow-storage/cfworker"
 )
 
@@ -53,8 +54,25 @@ func main() {
 		Auth:           authenticator,
 		Links:          links,
 		DownloadOrigin: strings.TrimRight(os.Getenv("DOWNLOAD_ORIGIN"), "/"),
+		UploadTTL:      uploadTTL(log),
 	}
 	cfworker.Serve(app, log)
+}
+
+// uploadTTL reads the UPLOAD_TTL variable (a Go duration of at least 1s);
+// the default (24h) when it is absent or invalid, with a log line for the
+// latter.
+func uploadTTL(log *slog.Logger) time.Duration {
+	v := os.Getenv("UPLOAD_TTL")
+	if v == "" {
+		return storage.DefaultUploadTTL
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Second {
+		log.Error("UPLOAD_TTL is not a duration of at least 1s; using the default", "value", v, "default", storage.DefaultUploadTTL)
+		return storage.DefaultUploadTTL
+	}
+	return d
 }
 
 // refuseAll answers 503 to every request: the Worker's configuration is

@@ -6,7 +6,9 @@
 //
 // --kv-config stores JSON (or any text) under the KV key "config" first.
 // --vars adds text bindings (variables and secrets, e.g. JWT_SECRET) as a
-// JSON object of strings.
+// JSON object of strings. GET /cdn-cgi/handler/scheduled?cron=…&time=MS on
+// the printed URL fires the Worker's scheduled event (the janitor) as of
+// time MS (unix milliseconds).
 import { Miniflare } from "miniflare";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -37,6 +39,9 @@ const mf = new Miniflare({
   host: "127.0.0.1",
   port: Number(values.port),
   cf: false,
+  // GET /cdn-cgi/handler/scheduled?cron=…&time=MS fires the scheduled
+  // handler (the janitor's Cron Trigger) as of time, for the tests.
+  unsafeTriggerHandlers: true,
   bindings: {
     ALLOWED_ORIGINS: "*",
     LOG_LEVEL: process.env.LOG_LEVEL || "info",
