@@ -567,3 +567,40 @@ func TestExpiryFreesBytesWhenDatabaseCannotCommit(t *testing.T) {
 		}
 	})
 }
+
+// insertFails is a MetaStore whose CreateUpload fails, and abortFails an
+// ObjectStore whose AbortMultipart fails: a failed init whose undo fails.
+type (
+	insertFails struct{ storage.MetaStore }
+	abortFails  struct{ storage.ObjectStore }
+)
+
+func (insertFails) CreateUpload(context.Context, *storage.Upload, storage.Quota) error {
+	return storage.Errorf(storage.CodeDatabase, "database error")
+}
+
+func (abortFails) AbortMultipart(context.Context, storage.MultipartInfo, string) error {
+	return storage.Errorf(storage.CodeStorage, "object storage error")
+}
+
+// TestFailedInitUndoIsLogged checks that the abort undoing a failed init
+// is not silently lost: its failure is logged with the upload and key, and
+// the multipart upload it leaves is an orphan the janitor removes.
+func TestFailedInitUndoIsLogged(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		var logs bytes.Buffer
+		svc := &storage.Service{Objects: abortFails{e.svc.Objects}, Meta: insertFails{e.svc.Meta}, Config: storage.DefaultConfig(),
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+		_, err := svc.Init(t.Context(), storage.InitRequest{FileName: "a.bin", TotalSize: 10, UserID: apitest.NewUserID(), UserRole: "creator"})
+		if !storage.HasCode(err, storage.CodeDatabase) {
+			t.Fatalf("Init: %v, want DATABASE_ERROR", err)
+		}
+		if !strings.Contains(logs.String(), "failed init") || !strings.Contains(logs.String(), "upload_id=") || !strings.Contains(logs.String(), "key=") {
+			t.Fatalf("log: %q, want the failed abort with the upload id and key", logs.String())
+		}
+		e.clock.Set(storage.DefaultUploadTTL + time.Minute)
+		if r := sweep(t, e.svc, storage.SweepOptions{Orphans: true}); len(r.Orphans) != 1 {
+			t.Errorf("the janitor removed %d orphans, want the failed init's", len(r.Orphans))
+		}
+	})
+}
