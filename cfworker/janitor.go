@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -55,10 +56,14 @@ func (a *App) Scheduled(ctx context.Context, cron string, at time.Time) error {
 		return err
 	}
 	if r.Skipped {
-		log.Info("janitor: another isolate holds the lease; nothing done", "cron", cron)
+		log.Debug("janitor: another isolate holds the lease; nothing done", "cron", cron)
 		return nil
 	}
-	log.Info("janitor: sweep", "cron", cron, "expired", len(r.Expired), "completed", len(r.Completed),
+	level := slog.LevelInfo
+	if r.Empty() {
+		level = slog.LevelDebug // every minute: only sweeps that did something are worth a line
+	}
+	log.Log(ctx, level, "janitor: sweep", "cron", cron, "expired", len(r.Expired), "completed", len(r.Completed),
 		"cancelled", len(r.Cancelled), "errors", len(r.Errors))
 	for _, e := range r.Errors {
 		log.Warn("janitor: an upload could not be handled; the next sweep tries again", "err", e)
