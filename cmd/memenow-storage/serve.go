@@ -88,6 +88,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Service: svc, Logger: log, AllowedOrigins: cfg.AllowedOrigins, Page: web.Handler(),
 		Auth: authenticator, Links: signer, DownloadOrigin: cfg.DownloadOrigin, TrustedProxies: cfg.TrustedProxies,
 	}
+	opts.Limits = requestLimits(cfg) // netlimits.go
 	applyAbuseLimits(cfg, &svc.Config, &opts)
 	srv := &http.Server{
 		Handler:           httpapi.NewServer(opts),
