@@ -186,7 +186,7 @@ collect:
 		info("", "server RSS during the flood", float64(rssFlood)/mib, "MiB"),
 		info("", "server descriptors during the flood", float64(held), "fds"),
 		info("", fmt.Sprintf("slow connections cut by the server (grace %s)", p.grace), float64(cut), "conns"),
-		info("", "of them closed without an answer", float64(f.refused.Load()), "conns"))
+		info("", "slow connections closed without an answer", float64(f.refused.Load()), "conns"))
 	if cut > 0 {
 		res = append(res, info("", "last cut, after the flood began", last.Sub(floodStart).Seconds(), "s"))
 	}
