@@ -34,6 +34,11 @@ type Config struct {
 	// the same transaction as the insert; zero fields (the default) are no
 	// limit.
 	Quota Quota
+	// MinFreeSpace is the free space an object store that reports it
+	// (SpaceReporter, space.go) keeps: init refuses an upload whose bytes
+	// would eat into it (CodeInsufficientStorage), and Health reports a
+	// store under it; 0 keeps none.
+	MinFreeSpace int64
 	// UploadTTL is how long an upload may go without a chunk before the
 	// janitor expires it (see Sweep); DefaultUploadTTL when 0.
 	UploadTTL time.Duration
@@ -202,6 +207,9 @@ func (s *Service) Init(ctx context.Context, r InitRequest) (*Upload, error) {
 			r.TotalSize, chunkSize, n, MaxChunks)
 	}
 
+	if err := s.guardSpace(ctx, r.TotalSize); err != nil {
+		return nil, err
+	}
 	now := s.now().UTC()
 	u := &Upload{
 		ID:          fmt.Sprintf("%d-%s", now.UnixMilli(), s.newUUID()),

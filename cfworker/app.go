@@ -26,6 +26,10 @@ type App struct {
 	Links httpapi.LinkSigner
 	// DownloadOrigin is where share links point (the request's origin when "").
 	DownloadOrigin string
+	// RateLimits are the token buckets per user and client address; they
+	// live in the isolate, so each isolate counts for itself (and starts
+	// afresh when the KV settings change).
+	RateLimits httpapi.RateLimits
 	// Now and NewUUID are passed to the Service; the defaults when nil.
 	Now     func() time.Time
 	NewUUID func() string
@@ -56,7 +60,7 @@ func (a *App) handlerFor(s Settings) http.Handler {
 	if a.handler == nil || a.settings != s {
 		svc := a.service(s, a.Now)
 		a.handler = httpapi.NewServer(httpapi.Options{Service: svc, Logger: a.log(), AllowedOrigins: a.AllowedOrigins, Now: a.Now,
-			Auth: a.Auth, Links: a.Links, DownloadOrigin: a.DownloadOrigin})
+			Auth: a.Auth, Links: a.Links, DownloadOrigin: a.DownloadOrigin, RateLimits: a.RateLimits})
 		a.settings = s
 	}
 	return a.handler

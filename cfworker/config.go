@@ -21,17 +21,29 @@ const ConfigKey = "config"
 const DefaultConfigTTL = 30 * time.Second
 
 // Settings is the configuration kept in KV under ConfigKey, as JSON
-// {"database_name", "max_file_size", "chunk_size"}. Absent or zero fields
-// take their defaults.
+// {"database_name", "max_file_size", "chunk_size", "max_open_uploads",
+// "max_open_bytes", "user_quota"}. Absent fields take their defaults, and
+// so do zero or negative sizes; a zero quota field is no limit, as with
+// serve's flags of the same names.
 type Settings struct {
 	DatabaseName string `json:"database_name"`
 	MaxFileSize  int64  `json:"max_file_size"`
 	ChunkSize    int64  `json:"chunk_size"`
+	// MaxOpenUploads, MaxOpenBytes and UserQuota are the per-user quota
+	// (storage.Quota's MaxOpenUploads, MaxOpenBytes, MaxStoredBytes),
+	// checked by the D1 store in the statement that inserts an upload.
+	MaxOpenUploads int   `json:"max_open_uploads"`
+	MaxOpenBytes   int64 `json:"max_open_bytes"`
+	UserQuota      int64 `json:"user_quota"`
 }
 
-// DefaultSettings returns the Workers defaults: 10 GB files in 95 MiB chunks.
+// DefaultSettings returns the Workers defaults: 10 GB files in 95 MiB
+// chunks, and serve's default quota (storage.DefaultQuota: 100 open uploads
+// and 50 GiB of them per user).
 func DefaultSettings() Settings {
-	return Settings{DatabaseName: "memenow-uploads", MaxFileSize: storage.DefaultMax, ChunkSize: DefaultChunkSize}
+	q := storage.DefaultQuota()
+	return Settings{DatabaseName: "memenow-uploads", MaxFileSize: storage.DefaultMax, ChunkSize: DefaultChunkSize,
+		MaxOpenUploads: q.MaxOpenUploads, MaxOpenBytes: q.MaxOpenBytes, UserQuota: q.MaxStoredBytes}
 }
 
 // ServiceConfig returns the Service limits of s. Client-chosen chunk sizes
@@ -40,7 +52,19 @@ func DefaultSettings() Settings {
 func (s Settings) ServiceConfig() storage.Config {
 	c := storage.DefaultConfig()
 	c.MaxFileSize, c.ChunkSize = s.MaxFileSize, s.ChunkSize
+	c.Quota = storage.Quota{MaxOpenUploads: s.MaxOpenUploads, MaxOpenBytes: s.MaxOpenBytes, MaxStoredBytes: s.UserQuota}
 	return c
+}
+
+// settingsJSON is the KV value as read: pointers tell an absent quota field
+// (the default) from a zero one (no limit).
+type settingsJSON struct {
+	DatabaseName   string `json:"database_name"`
+	MaxFileSize    int64  `json:"max_file_size"`
+	ChunkSize      int64  `json:"chunk_size"`
+	MaxOpenUploads *int   `json:"max_open_uploads"`
+	MaxOpenBytes   *int64 `json:"max_open_bytes"`
+	UserQuota      *int64 `json:"user_quota"`
 }
 
 // ParseSettings reads the JSON of the KV value over the defaults. Fields
@@ -49,9 +73,18 @@ func (s Settings) ServiceConfig() storage.Config {
 // are returned with it).
 func ParseSettings(raw string) (Settings, error) {
 	s := DefaultSettings()
-	var in Settings
+	var in settingsJSON
 	if err := json.Unmarshal([]byte(raw), &in); err != nil {
 		return s, err
+	}
+	if in.MaxOpenUploads != nil && *in.MaxOpenUploads >= 0 {
+		s.MaxOpenUploads = *in.MaxOpenUploads
+	}
+	if in.MaxOpenBytes != nil && *in.MaxOpenBytes >= 0 {
+		s.MaxOpenBytes = *in.MaxOpenBytes
+	}
+	if in.UserQuota != nil && *in.UserQuota >= 0 {
+		s.UserQuota = *in.UserQuota
 	}
 	if in.DatabaseName != "" {
 		s.DatabaseName = in.DatabaseName
@@ -63,7 +96,7 @@ func ParseSettings(raw string) (Settings, error) {
 		s.ChunkSize = in.ChunkSize
 	}
 	if s.ServiceConfig().Validate() != nil {
-		if d := DefaultSettings(); (Settings{d.DatabaseName, s.MaxFileSize, d.ChunkSize}).ServiceConfig().Validate() == nil {
+		if d := DefaultSettings(); (Settings{DatabaseName: d.DatabaseName, MaxFileSize: s.MaxFileSize, ChunkSize: d.ChunkSize}).ServiceConfig().Validate() == nil {
 			s.ChunkSize = d.ChunkSize
 		} else {
 			s.MaxFileSize, s.ChunkSize = d.MaxFileSize, d.ChunkSize

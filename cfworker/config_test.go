@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	storage "github.com/memenow/memenow-storage"
 	"github.com/memenow/memenow-storage/cfworker"
 )
 
@@ -44,10 +45,14 @@ func TestParseSettings(t *testing.T) {
 		{"empty object", `{}`, d, false},
 		{"bad JSON", `{"chunk_size":`, d, true},
 		{"wrong type", `{"chunk_size":"big"}`, d, true},
-		{"database name only", `{"database_name":"db2"}`, cfworker.Settings{DatabaseName: "db2", MaxFileSize: d.MaxFileSize, ChunkSize: d.ChunkSize}, false},
-		{"negative values", `{"max_file_size":-1,"chunk_size":-5}`, d, false},
+		{"database name only", `{"database_name":"db2"}`, with(d, func(s *cfworker.Settings) { s.DatabaseName = "db2" }), false},
+		{"negative values", `{"max_file_size":-1,"chunk_size":-5,"max_open_uploads":-1,"max_open_bytes":-2,"user_quota":-3}`, d, false},
 		{"chunk over 5 GiB", `{"chunk_size": 6442450944}`, d, false},
-		{"too many chunks", `{"max_file_size": 536870912000, "chunk_size": 5242880}`, cfworker.Settings{DatabaseName: d.DatabaseName, MaxFileSize: 536870912000, ChunkSize: d.ChunkSize}, false},
+		{"too many chunks", `{"max_file_size": 536870912000, "chunk_size": 5242880}`, with(d, func(s *cfworker.Settings) { s.MaxFileSize = 536870912000 }), false},
+		{"quota", `{"max_open_uploads": 7, "max_open_bytes": 1000, "user_quota": 5000}`, with(d, func(s *cfworker.Settings) {
+			s.MaxOpenUploads, s.MaxOpenBytes, s.UserQuota = 7, 1000, 5000
+		}), false},
+		{"quota off", `{"max_open_uploads": 0, "max_open_bytes": 0}`, with(d, func(s *cfworker.Settings) { s.MaxOpenUploads, s.MaxOpenBytes = 0, 0 }), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,5 +64,20 @@ func TestParseSettings(t *testing.T) {
 				t.Fatalf("settings %+v give an invalid Service config: %v", got, err)
 			}
 		})
+	}
+}
+
+// with returns s changed by f.
+func with(s cfworker.Settings, f func(*cfworker.Settings)) cfworker.Settings {
+	f(&s)
+	return s
+}
+
+// TestDefaultQuota: the Worker's defaults are serve's, and the Service
+// gets them.
+func TestDefaultQuota(t *testing.T) {
+	d := cfworker.DefaultSettings()
+	if got, want := d.ServiceConfig().Quota, storage.DefaultQuota(); got != want {
+		t.Errorf("default quota %+v, want serve's %+v", got, want)
 	}
 }

@@ -50,22 +50,102 @@ func isUnique(err error, column string) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed: uploads."+column)
 }
 
-// CreateUpload inserts u; an empty Visibility is stored as private.
-// Errors: CodeKeyTaken, CodeDatabase.
+// CreateUpload inserts u, provided that q still holds for its user with u
+// counted (storage.Quota.Check); an empty Visibility is stored as private.
+// D1 has no interactive transactions, so with a quota the insert is
+// conditional in one statement (INSERT … SELECT … WHERE the user's holdings
+// leave room), and a batch (one transaction) runs it after a statement that
+// reads the same holdings, to tell why when no row was inserted. D1 runs
+// one statement at a time on a database, so two inits cannot both take the
+// last place. Errors: CodeKeyTaken, CodeTooManyUploads, CodeQuotaExceeded,
+// CodeDatabase.
 func (s *MetaStore) CreateUpload(ctx context.Context, u *storage.Upload, q storage.Quota) error {
 	vis := u.Visibility
 	if vis == "" {
 		vis = storage.VisibilityPrivate
 	}
-	_, err := s.DB.Query(ctx, Statement{SQL: `INSERT INTO uploads (` + uploadColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, Params: []any{
-		u.ID, u.FileName, u.TotalSize, u.UserID, string(u.UserRole), u.ContentType,
+	row := []any{u.ID, u.FileName, u.TotalSize, u.UserID, string(u.UserRole), u.ContentType,
 		u.ChunkSize, u.TotalChunks, string(u.Status), u.Key, u.StoreHandle, u.ChunksUploaded,
-		u.BytesUploaded, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli(), string(vis)}})
+		u.BytesUploaded, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli(), string(vis)}
+	if !q.On() {
+		_, err := s.DB.Query(ctx, Statement{SQL: `INSERT INTO uploads (` + uploadColumns + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, Params: row})
+		return createError(err)
+	}
+	held := heldSQL(q)
+	res, err := s.DB.Batch(ctx, []Statement{
+		{SQL: held, Params: heldArgs(q, u.UserID)},
+		{SQL: `INSERT INTO uploads (` + uploadColumns + `)
+			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM (` + held + `) AS held
+			WHERE (? = 0 OR held.open_uploads < ?)
+				AND (? = 0 OR held.open_bytes + ? <= ?)
+				AND (? = 0 OR held.stored_bytes + ? <= ?)
+			RETURNING id`,
+			Params: cat(row, heldArgs(q, u.UserID), []any{
+				q.MaxOpenUploads, q.MaxOpenUploads,
+				q.MaxOpenBytes, u.TotalSize, q.MaxOpenBytes,
+				q.MaxStoredBytes, u.TotalSize, q.MaxStoredBytes})},
+	})
+	if err != nil {
+		return createError(err)
+	}
+	if len(res) < 2 || len(res[0].Rows) == 0 {
+		return storage.Errorf(storage.CodeDatabase, "the quota check of upload %s returned no result", u.ID)
+	}
+	if len(res[1].Rows) > 0 {
+		return nil
+	}
+	var r rowReader = res[0].Rows[0]
+	use := storage.QuotaUsage{OpenUploads: int(r.int("open_uploads")), OpenBytes: r.int("open_bytes"), StoredBytes: r.int("stored_bytes")}
+	if err := q.Check(use, u.TotalSize); err != nil {
+		return err
+	}
+	return storage.Errorf(storage.CodeDatabase, "the quota check refused upload %s for no reason Quota.Check knows", u.ID)
+}
+
+// createError translates the failure of an insert into uploads.
+func createError(err error) error {
 	if isUnique(err, "r2_key") {
 		return storage.Wrap(storage.CodeKeyTaken, err, "the key is reserved by another upload")
 	}
 	return dbError(err)
+}
+
+// heldSQL counts the holdings of one user for q, from the partial indexes
+// uploads_open and uploads_completed (whose conditions it repeats): the
+// open uploads' count and bytes, and the bytes of the open uploads and
+// completed files (0 when q does not limit stored bytes). Its parameters
+// are heldArgs.
+func heldSQL(q storage.Quota) string {
+	completed := `SELECT 0 AS bytes`
+	if q.MaxStoredBytes > 0 {
+		completed = `SELECT COALESCE(SUM(total_size), 0) AS bytes FROM uploads WHERE user_id = ? AND status = 'completed'`
+	}
+	return `SELECT o.n AS open_uploads, o.bytes AS open_bytes, o.bytes + c.bytes AS stored_bytes
+		FROM (SELECT COUNT(*) AS n, COALESCE(SUM(total_size), 0) AS bytes FROM uploads
+			WHERE user_id = ? AND status IN (` + statusList(storage.OpenStatuses) + `)) AS o,
+		(` + completed + `) AS c`
+}
+
+// heldArgs returns the parameters of heldSQL(q) for user.
+func heldArgs(q storage.Quota, user string) []any {
+	if q.MaxStoredBytes > 0 {
+		return []any{user, user}
+	}
+	return []any{user}
+}
+
+// statusList returns sts as a literal SQL list, 'a', 'b' (the statuses are
+// the domain's constants).
+func statusList(sts []storage.Status) string {
+	var b strings.Builder
+	for i, st := range sts {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("'" + strings.ReplaceAll(string(st), "'", "''") + "'")
+	}
+	return b.String()
 }
 
 // GetUpload returns upload id. Errors: CodeUploadNotFound, CodeDatabase.

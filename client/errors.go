@@ -90,6 +90,8 @@ func codeForStatus(status int) storage.Code {
 		return storage.CodeMethodNotAllowed
 	case status == http.StatusRequestEntityTooLarge:
 		return storage.CodeRequestTooLarge
+	case status == http.StatusInsufficientStorage:
+		return storage.CodeInsufficientStorage
 	case status == http.StatusServiceUnavailable, status == http.StatusTooManyRequests,
 		status == http.StatusBadGateway, status == http.StatusGatewayTimeout:
 		return storage.CodeUnavailable

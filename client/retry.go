@@ -14,8 +14,10 @@ import (
 )
 
 // RetryPolicy says how often and how patiently transient failures are
-// retried: network errors, 5xx, 429 and 423 answers. Validation errors
-// (other 4xx answers) are never retried.
+// retried: network errors, 5xx but 507, 429 RATE_LIMITED and 423 answers
+// (honouring Retry-After). Validation errors (other 4xx answers), a full
+// server (507) and a user's quota (TOO_MANY_UPLOADS, QUOTA_EXCEEDED) are
+// never retried.
 type RetryPolicy struct {
 	// MaxRetries is how many times a failed request is repeated: 0 means
 	// DefaultMaxRetries, a negative value means never.
@@ -127,13 +129,19 @@ func parseRetryAfter(h string, now time.Time) (time.Duration, bool) {
 
 // retryable reports whether err is worth repeating. When the request is not
 // idempotent, only failures that prove the server did not act on it count:
-// a refused connection, 429 and 503.
+// a refused connection, 429 and 503. Refusals that waiting does not cure
+// are never repeated: 507 (the server's storage is full until someone frees
+// space), and a user's quota (429 TOO_MANY_UPLOADS, 413 QUOTA_EXCEEDED)
+// until the user finishes, cancels or deletes something.
 func retryable(err error, idempotent bool) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
 	if status := HTTPStatus(err); status != 0 {
 		switch {
+		case status == http.StatusInsufficientStorage, storage.HasCode(err, storage.CodeTooManyUploads),
+			storage.HasCode(err, storage.CodeQuotaExceeded):
+			return false
 		case status == http.StatusTooManyRequests, status == http.StatusServiceUnavailable:
 			return true
 		case !idempotent:

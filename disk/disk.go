@@ -48,9 +48,10 @@ const bufSize = 1 << 20
 
 // Store is an ObjectStore in a local directory. It is safe for concurrent use.
 type Store struct {
-	dir  string
-	crc  *crc32.Table
-	bufs sync.Pool
+	dir      string
+	crc      *crc32.Table
+	bufs     sync.Pool
+	promises promiseCache // space.go: what the upload files may still take
 }
 
 var _ storage.ObjectStore = (*Store)(nil)
@@ -71,6 +72,9 @@ func New(dir string) (*Store, error) {
 	}
 	s := &Store{dir: abs, crc: crc32.MakeTable(crc32.Castagnoli)}
 	s.bufs.New = func() any { b := make([]byte, bufSize); return &b }
+	if !s.haveReserve() {
+		_ = s.makeReserve() // on a disk already full, made later, once there is room (checkRoom)
+	}
 	return s, nil
 }
 
@@ -126,9 +130,12 @@ func (s *Store) CreateMultipart(ctx context.Context, m storage.MultipartInfo) (s
 	if !ok {
 		return "", storage.Errorf(storage.CodeStorage, "invalid upload id %q", m.UploadID)
 	}
+	if err := s.checkRoom(0); err != nil {
+		return "", err
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return "", storage.Wrap(storage.CodeStorage, err, "creating the upload file failed")
+		return "", s.fsError(err, "creating the upload file failed")
 	}
 	err = errors.Join(setSidecar(f, sidecar{UploadID: m.UploadID, ContentType: m.ContentType}),
 		f.Truncate(m.TotalSize), f.Sync(), f.Close())
@@ -137,8 +144,9 @@ func (s *Store) CreateMultipart(ctx context.Context, m storage.MultipartInfo) (s
 	}
 	if err != nil {
 		_ = os.Remove(path)
-		return "", storage.Wrap(storage.CodeStorage, err, "preparing the upload file failed")
+		return "", s.fsError(err, "preparing the upload file failed")
 	}
+	s.promise(m.TotalSize)
 	return m.UploadID, nil
 }
 
@@ -155,6 +163,9 @@ func (s *Store) WriteChunk(ctx context.Context, m storage.MultipartInfo, handle 
 	path, ok := s.uploadPath(handle)
 	if !ok {
 		return "", storage.Errorf(storage.CodeUploadNotFound, "no multipart upload %q", handle)
+	}
+	if err := s.checkRoom(size); err != nil {
+		return "", err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -179,6 +190,7 @@ func (s *Store) WriteChunk(ctx context.Context, m storage.MultipartInfo, handle 
 		return "", storage.Wrap(storage.CodeUploadNotFound, err, "the multipart upload is completed")
 	}
 
+	fresh := isHole(f, off, size) // its bytes were promised and are now taken
 	bufp := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(bufp)
 	src := &chunkReader{ctx: ctx, r: io.LimitReader(r, size), sum: crc32.New(s.crc)}
@@ -187,12 +199,15 @@ func (s *Store) WriteChunk(ctx context.Context, m storage.MultipartInfo, handle 
 	case src.err != nil:
 		return "", readError(src.err, index, n, size)
 	case err != nil:
-		return "", storage.Wrap(storage.CodeStorage, err, fmt.Sprintf("writing chunk %d failed", index))
+		return "", s.fsError(err, fmt.Sprintf("writing chunk %d failed", index))
 	case n != size:
 		return "", storage.Errorf(storage.CodeIncompleteBody, "chunk %d ended after %d of %d bytes", index, n, size)
 	}
 	if err := datasync(f); err != nil {
-		return "", storage.Wrap(storage.CodeStorage, err, fmt.Sprintf("syncing chunk %d failed", index))
+		return "", s.fsError(err, fmt.Sprintf("syncing chunk %d failed", index))
+	}
+	if fresh {
+		s.promise(-size)
 	}
 	return fmt.Sprintf("crc32c-%08x", src.sum.Sum32()), nil
 }
@@ -317,10 +332,10 @@ func (s *Store) CompleteMultipart(ctx context.Context, m storage.MultipartInfo, 
 	}
 	meta := sidecar{UploadID: m.UploadID, ContentType: m.ContentType, ETag: multipartETag(chunks)}
 	if err := setSidecar(f, meta); err != nil {
-		return storage.ObjectInfo{}, storage.Wrap(storage.CodeStorage, err, "recording the object's metadata failed")
+		return storage.ObjectInfo{}, s.fsError(err, "recording the object's metadata failed")
 	}
 	if err := f.Sync(); err != nil {
-		return storage.ObjectInfo{}, storage.Wrap(storage.CodeStorage, err, "syncing the upload file failed")
+		return storage.ObjectInfo{}, s.fsError(err, "syncing the upload file failed")
 	}
 
 	final := s.objectPath(m.Key)
@@ -333,7 +348,7 @@ func (s *Store) CompleteMultipart(ctx context.Context, m storage.MultipartInfo, 
 		return storage.ObjectInfo{}, storage.Wrap(storage.CodeStorage, err, "inspecting the object failed")
 	default:
 		if err := s.publish(path, final); err != nil {
-			return storage.ObjectInfo{}, storage.Wrap(storage.CodeStorage, err, "linking the object failed")
+			return storage.ObjectInfo{}, s.fsError(err, "linking the object failed")
 		}
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -395,7 +410,11 @@ func (s *Store) AbortMultipart(ctx context.Context, m storage.MultipartInfo, han
 	if !ok {
 		return nil // no such upload can exist
 	}
+	fi, serr := os.Stat(path)
 	err := os.Remove(path)
+	if err == nil && serr == nil {
+		s.promise(-unwritten(fi))
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -22,19 +23,51 @@ func nowMS() int64 { return time.Now().UnixMilli() }
 
 func fromMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
-// CreateUpload inserts u with every field it carries; an empty Visibility
-// is stored as private. Errors: CodeKeyTaken when an upload that is not
-// cancelled holds u.Key, CodeDatabase (a duplicate id included).
+// CreateUpload inserts u with every field it carries, provided that q
+// still holds for its user with u counted (storage.Quota.Check); an empty
+// Visibility is stored as private. With a quota, one round trip sends two
+// statements that run in one implicit transaction: the first takes a
+// transaction-level advisory lock on the user, so that the inits of one
+// user run one at a time on every instance; the second, whose snapshot is
+// taken after the lock (READ COMMITTED), counts the user's holdings and
+// inserts u only when they leave room for it. Errors: CodeKeyTaken when an
+// upload that is not cancelled holds u.Key, CodeTooManyUploads,
+// CodeQuotaExceeded, CodeDatabase (a duplicate id included).
 func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload, q storage.Quota) error {
 	vis := u.Visibility
 	if vis == "" {
 		vis = storage.VisibilityPrivate
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO uploads (`+uploadColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-		u.ID, u.FileName, u.TotalSize, u.UserID, string(u.UserRole), u.ContentType,
+	args := []any{u.ID, u.FileName, u.TotalSize, u.UserID, string(u.UserRole), u.ContentType,
 		u.ChunkSize, u.TotalChunks, string(u.Status), u.Key, u.StoreHandle, u.ChunksUploaded,
-		u.BytesUploaded, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli(), string(vis))
+		u.BytesUploaded, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli(), string(vis)}
+	if !q.On() {
+		_, err := s.pool.Exec(ctx, `INSERT INTO uploads (`+uploadColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, args...)
+		return s.createError(ctx, err)
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1, $2)`, quotaLockClass, userLockKey(u.UserID))
+	var use storage.QuotaUsage
+	var inserted bool
+	b.Queue(quotaInsertSQL(q), append(args, q.MaxOpenUploads, q.MaxOpenBytes, q.MaxStoredBytes)...).
+		QueryRow(func(row pgx.Row) error {
+			return row.Scan(&use.OpenUploads, &use.OpenBytes, &use.StoredBytes, &inserted)
+		})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return s.createError(ctx, err)
+	}
+	if inserted {
+		return nil
+	}
+	if err := q.Check(use, u.TotalSize); err != nil {
+		return err
+	}
+	return storage.Errorf(storage.CodeDatabase, "the quota check refused upload %s for no reason Quota.Check knows", u.ID)
+}
+
+// createError translates the failure of an insert into uploads.
+func (s *Store) createError(ctx context.Context, err error) error {
 	if isKeyTaken(err) { // a duplicate id violates uploads_pkey instead
 		return storage.Wrap(storage.CodeKeyTaken, err, "the key is reserved by another upload")
 	}
@@ -42,6 +75,60 @@ func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload, q storage.Q
 		return s.dbError(ctx, err)
 	}
 	return nil
+}
+
+// quotaLockClass is the first key of the advisory locks that serialize a
+// user's inits; the second is userLockKey. (The two-key space does not
+// overlap the one-key space of the migration lock.)
+const quotaLockClass int32 = 0x6d6e7175 // "mnqu"
+
+// userLockKey hashes a user id to the second key of its advisory lock; two
+// users who share a hash only wait for each other's inits.
+func userLockKey(userID string) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(userID))
+	return int32(h.Sum32())
+}
+
+// statusList returns sts as a literal SQL list, 'a', 'b' (the statuses are
+// the domain's constants).
+func statusList(sts []storage.Status) string {
+	var b strings.Builder
+	for i, st := range sts {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("'" + strings.ReplaceAll(string(st), "'", "''") + "'")
+	}
+	return b.String()
+}
+
+// quotaInsertSQL counts the holdings of user $4 for q (from the partial
+// indexes uploads_open and uploads_completed, whose conditions it repeats)
+// and inserts the
+// upload of $1…$16 when they leave room for it under the limits $17 (open
+// uploads), $18 (open bytes) and $19 (stored bytes), 0 being no limit: the
+// conditions of storage.Quota.Check. It returns the holdings counted and
+// whether the upload was inserted.
+func quotaInsertSQL(q storage.Quota) string {
+	completed := `SELECT 0::bigint AS bytes`
+	if q.MaxStoredBytes > 0 {
+		completed = `SELECT COALESCE(SUM(total_size), 0)::bigint AS bytes FROM uploads WHERE user_id = $4 AND status = 'completed'`
+	}
+	return `WITH held AS (
+			SELECT o.n AS open_uploads, o.bytes AS open_bytes, o.bytes + c.bytes AS stored_bytes
+			FROM (SELECT COUNT(*) AS n, COALESCE(SUM(total_size), 0)::bigint AS bytes FROM uploads
+				WHERE user_id = $4 AND status IN (` + statusList(storage.OpenStatuses) + `)) AS o,
+			(` + completed + `) AS c
+		), ins AS (
+			INSERT INTO uploads (` + uploadColumns + `)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16 FROM held
+			WHERE ($17::bigint = 0 OR held.open_uploads < $17::bigint)
+				AND ($18::bigint = 0 OR held.open_bytes + $3::bigint <= $18::bigint)
+				AND ($19::bigint = 0 OR held.stored_bytes + $3::bigint <= $19::bigint)
+			RETURNING 1
+		)
+		SELECT open_uploads, open_bytes, stored_bytes, EXISTS (SELECT 1 FROM ins) FROM held`
 }
 
 // GetUpload returns upload id. Errors: CodeUploadNotFound, CodeDatabase.

@@ -39,10 +39,19 @@ func visibility(v storage.Visibility) storage.Visibility {
 	return v
 }
 
-// CreateUpload inserts u; an empty Visibility is stored as private. Errors: CodeKeyTaken when an upload that is not
-// cancelled holds u.Key, CodeDatabase (a duplicate id included).
+// CreateUpload inserts u, provided that q still holds for its user with u
+// counted (see checkQuota); an empty Visibility is stored as private. The
+// quota is read in the same write transaction as the insert, and SQLite
+// runs one write transaction at a time (in this process and across
+// processes on the file), so concurrent inits cannot both take the last
+// place. Errors: CodeKeyTaken when an upload that is not cancelled holds
+// u.Key, CodeTooManyUploads, CodeQuotaExceeded, CodeDatabase (a duplicate
+// id included).
 func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload, q storage.Quota) error {
 	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := checkQuota(ctx, tx, u, q); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO uploads (`+uploadColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			u.ID, u.FileName, u.TotalSize, u.UserID, string(u.UserRole), u.ContentType,
@@ -309,4 +318,56 @@ func statusArgs(from []storage.Status) []any {
 		args[i] = string(st)
 	}
 	return args
+}
+
+// statusList returns sts as a literal SQL list, 'a', 'b': the statuses are
+// the domain's constants, and a literal list lets SQLite match the query to
+// a partial index over the same list.
+func statusList(sts []storage.Status) string {
+	var b strings.Builder
+	for i, st := range sts {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("'" + strings.ReplaceAll(string(st), "'", "''") + "'")
+	}
+	return b.String()
+}
+
+// usageSQL counts a user's holdings for q: one row of the open uploads'
+// count and bytes, and the bytes of the open uploads and completed files
+// (0 when q does not limit stored bytes). Its parameters are the user's id,
+// once, or twice when q limits stored bytes. The conditions are those of
+// the partial indexes uploads_open and uploads_completed, which serve it
+// alone.
+func usageSQL(q storage.Quota) string {
+	completed := `SELECT 0 AS bytes`
+	if q.MaxStoredBytes > 0 {
+		completed = `SELECT COALESCE(SUM(total_size), 0) AS bytes FROM uploads WHERE user_id = ? AND status = 'completed'`
+	}
+	return `SELECT o.n AS open_uploads, o.bytes AS open_bytes, o.bytes + c.bytes AS stored_bytes
+		FROM (SELECT COUNT(*) AS n, COALESCE(SUM(total_size), 0) AS bytes FROM uploads
+			WHERE user_id = ? AND status IN (` + statusList(storage.OpenStatuses) + `)) AS o,
+		(` + completed + `) AS c`
+}
+
+// usageArgs returns the parameters of usageSQL(q) for user.
+func usageArgs(q storage.Quota, user string) []any {
+	if q.MaxStoredBytes > 0 {
+		return []any{user, user}
+	}
+	return []any{user}
+}
+
+// checkQuota refuses u when its user's holdings, read in tx, leave no room
+// for it under q (storage.Quota.Check). A zero q reads nothing.
+func checkQuota(ctx context.Context, tx *sql.Tx, u *storage.Upload, q storage.Quota) error {
+	if !q.On() {
+		return nil
+	}
+	var use storage.QuotaUsage
+	if err := tx.QueryRowContext(ctx, usageSQL(q), usageArgs(q, u.UserID)...).Scan(&use.OpenUploads, &use.OpenBytes, &use.StoredBytes); err != nil {
+		return err
+	}
+	return q.Check(use, u.TotalSize)
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -342,7 +343,7 @@ func (b *bench) scaleout(ctx context.Context) (res []Result, err error) {
 // scaleoutRun starts the servers of c, runs the concurrency workload on
 // them, and returns its results and requests per second.
 func (b *bench) scaleoutRun(ctx context.Context, c scaleoutConfig) (res []Result, rps float64, err error) {
-	ps, err := b.cluster(ctx, c.tag, c.instances, c.flags...)
+	ps, err := b.cluster(ctx, c.tag, c.instances, slices.Concat(c.flags, oneClientAsMany)...)
 	if err != nil {
 		return nil, 0, err
 	}

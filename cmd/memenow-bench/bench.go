@@ -139,6 +139,7 @@ func sections() []section {
 		{"memory", (*bench).memory, nil},
 		{"complete", (*bench).complete, nil},
 		{"auth", (*bench).authCost, nil},
+		{"ratelimit", (*bench).rateLimitCost, nil},
 		{"slowloris", (*bench).slowloris, nil},
 		{"s3", (*bench).s3Section, []need{s3Need()}},
 		{"scaleout", (*bench).scaleout, []need{postgresNeed()}},

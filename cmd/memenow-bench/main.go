@@ -14,7 +14,8 @@
 // benchmark) adds to a status request; slowloris, a normal upload's
 // throughput while thousands of slow connections (chunk bodies trickled a
 // byte every few seconds, from several loopback addresses) are held, and
-// how long the server takes to cut them; s3, our server on an S3
+// how long the server takes to cut them; ratelimit, what the rate limiter
+// adds to init and status (limits set never to refuse); s3, our server on an S3
 // server against the same multipart calls made straight to it, and its
 // memory; scaleout, the concurrency workload on one server on SQLite, on
 // three on PostgreSQL sharing a data folder and, with S3 named too, on three

@@ -275,7 +275,7 @@ func (b *bench) timeOps(ctx context.Context, s *opSeries) error {
 
 // concurrency runs many small uploads at once, each on its own connection.
 func (b *bench) concurrency(ctx context.Context) (res []Result, err error) {
-	srv, _, err := b.server(ctx, "concurrency")
+	srv, _, err := b.server(ctx, "concurrency", oneClientAsMany...)
 	if err != nil {
 		return nil, err
 	}

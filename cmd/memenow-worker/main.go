@@ -45,6 +45,12 @@ func main() {
 		cfworker.Serve(refuseAll{}, log)
 		return
 	}
+	rateLimits, err := workerRateLimits()
+	if err != nil {
+		log.Error("rate limit configuration is invalid; every request is refused", "err", err)
+		cfworker.Serve(refuseAll{}, log)
+		return
+	}
 	app := &cfworker.App{
 		Objects:        &cfworker.ObjectStore{Bucket: cfworker.JSR2{}, Name: "STORAGE_BUCKET"},
 		Meta:           &cfworker.MetaStore{DB: cfworker.JSD1{}},
@@ -55,6 +61,7 @@ func main() {
 		Links:          links,
 		DownloadOrigin: strings.TrimRight(os.Getenv("DOWNLOAD_ORIGIN"), "/"),
 		UploadTTL:      uploadTTL(log),
+		RateLimits:     rateLimits,
 	}
 	cfworker.Serve(app, log)
 }
