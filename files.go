@@ -71,7 +71,7 @@ func (s *Service) Delete(ctx context.Context, key string) (*Upload, error) {
 		return nil, err
 	}
 	if u.Status == StatusCompleted {
-		done, err := s.Meta.Transition(ctx, u.ID, []Status{StatusCompleted}, StatusDeleted)
+		done, err := s.Meta.Transition(ctx, u.ID, []Status{StatusCompleted}, StatusDeleted, s.auditEvent(ctx, AuditDelete, u))
 		if HasCode(err, CodeConflict) { // a concurrent delete
 			done, err = s.Meta.GetUpload(ctx, u.ID)
 			if err == nil && done.Status != StatusDeleted {

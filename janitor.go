@@ -71,11 +71,14 @@ type SweepReport struct {
 	// Errors are the failures of single uploads; the sweep went on past
 	// them, and the next one tries again.
 	Errors []error
+	// AuditDeleted counts the audit rows deleted for being older than
+	// Config.AuditRetention.
+	AuditDeleted int64
 }
 
 // Empty reports whether the sweep changed nothing and met no error.
 func (r *SweepReport) Empty() bool {
-	return len(r.Expired)+len(r.Completed)+len(r.Cancelled)+len(r.Orphans)+len(r.Errors) == 0
+	return len(r.Expired)+len(r.Completed)+len(r.Cancelled)+len(r.Orphans)+len(r.Errors) == 0 && r.AuditDeleted == 0
 }
 
 // uploadTTL returns the upload TTL in effect.
@@ -99,6 +102,7 @@ func (s *Service) ExpiresAt(u *Upload) time.Time {
 // janitorContext is ctx with the janitor's authority: it acts on every
 // upload, as an administrator does.
 func janitorContext(ctx context.Context) context.Context {
+	ctx = context.WithValue(ctx, janitorKey{}, true) // audit.go: its events' actor
 	return ContextWithPrincipal(ctx, &Principal{UserID: "janitor", Admin: true})
 }
 
@@ -111,7 +115,8 @@ func janitorContext(ctx context.Context) context.Context {
 //     complete or the cancel;
 //   - with o.Orphans, multipart uploads that no open upload owns and that
 //     were started more than the TTL ago are aborted (a crash between
-//     CreateMultipart and CreateUpload, an expiry whose abort failed).
+//     CreateMultipart and CreateUpload, an expiry whose abort failed);
+//   - audit rows older than Config.AuditRetention are deleted.
 //
 // The error is for the sweep as a whole (the lease or a listing failed);
 // failures of single uploads are in the report.
@@ -180,7 +185,25 @@ func (s *Service) Sweep(ctx context.Context, o SweepOptions) (*SweepReport, erro
 			return r, err
 		}
 	}
+	if keep := s.auditRetention(); keep > 0 {
+		n, err := s.Meta.DeleteAuditBefore(ctx, now.Add(-keep))
+		r.AuditDeleted = n
+		if err != nil {
+			return r, fmt.Errorf("deleting audit rows older than %s: %w", keep, err)
+		}
+	}
 	return r, nil
+}
+
+// auditRetention returns how long audit rows are kept; 0 is forever.
+func (s *Service) auditRetention() time.Duration {
+	switch {
+	case s.Config.AuditRetention < 0:
+		return 0
+	case s.Config.AuditRetention == 0:
+		return DefaultAuditRetention
+	}
+	return s.Config.AuditRetention
 }
 
 // expire expires u, provided it was last updated before cutoff and is still
@@ -195,10 +218,11 @@ func (s *Service) Sweep(ctx context.Context, o SweepOptions) (*SweepReport, erro
 // could lose its upload's stored chunks to this; the upload then expires at
 // the next sweep past its new TTL.
 func (s *Service) expire(ctx context.Context, u *Upload, cutoff, now time.Time) (bool, error) {
-	done, err := s.Meta.Expire(ctx, u.ID, cutoff, now)
+	ev := s.auditEvent(ctx, AuditExpire, u)
+	done, err := s.Meta.Expire(ctx, u.ID, cutoff, now, ev)
 	if HasCode(err, CodeDatabase) {
 		if aerr := s.Objects.AbortMultipart(ctx, multipartOf(u), u.StoreHandle); aerr == nil {
-			done, err = s.Meta.Expire(ctx, u.ID, cutoff, now)
+			done, err = s.Meta.Expire(ctx, u.ID, cutoff, now, ev)
 		}
 	}
 	if HasCode(err, CodeConflict) || HasCode(err, CodeUploadNotFound) {

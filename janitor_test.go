@@ -521,7 +521,7 @@ type fullDatabase struct {
 	fails int
 }
 
-func (f *fullDatabase) Expire(ctx context.Context, id string, before, now time.Time) (*storage.Upload, error) {
+func (f *fullDatabase) Expire(ctx context.Context, id string, before, now time.Time, audit ...storage.AuditEvent) (*storage.Upload, error) {
 	f.mu.Lock()
 	fail := f.fails > 0
 	f.fails--
@@ -529,7 +529,7 @@ func (f *fullDatabase) Expire(ctx context.Context, id string, before, now time.T
 	if fail {
 		return nil, storage.Errorf(storage.CodeDatabase, "database or disk is full")
 	}
-	return f.MetaStore.Expire(ctx, id, before, now)
+	return f.MetaStore.Expire(ctx, id, before, now, audit...)
 }
 
 // TestExpiryFreesBytesWhenDatabaseCannotCommit checks that a database that
@@ -575,7 +575,7 @@ type (
 	abortFails  struct{ storage.ObjectStore }
 )
 
-func (insertFails) CreateUpload(context.Context, *storage.Upload, storage.Quota) error {
+func (insertFails) CreateUpload(context.Context, *storage.Upload, storage.Quota, ...storage.AuditEvent) error {
 	return storage.Errorf(storage.CodeDatabase, "database error")
 }
 

@@ -42,6 +42,9 @@ type Config struct {
 	// UploadTTL is how long an upload may go without a chunk before the
 	// janitor expires it (see Sweep); DefaultUploadTTL when 0.
 	UploadTTL time.Duration
+	// AuditRetention is how long the janitor keeps audit rows;
+	// DefaultAuditRetention when 0, forever when negative.
+	AuditRetention time.Duration
 }
 
 // DefaultUploadTTL is how long an upload may go without a chunk before it
@@ -267,7 +270,7 @@ func (s *Service) reserveKey(ctx context.Context, u *Upload, day time.Time) erro
 			return err
 		}
 		u.StoreHandle = handle
-		err = s.Meta.CreateUpload(ctx, u, s.Config.Quota)
+		err = s.Meta.CreateUpload(ctx, u, s.Config.Quota, s.auditEvent(ctx, AuditInit, u))
 		if err == nil {
 			return nil
 		}
@@ -504,7 +507,7 @@ func (s *Service) Complete(ctx context.Context, id string) (*Upload, error) {
 		}
 		return nil, err
 	}
-	done, err := s.Meta.Transition(ctx, id, []Status{StatusCompleting}, StatusCompleted)
+	done, err := s.Meta.Transition(ctx, id, []Status{StatusCompleting}, StatusCompleted, s.auditEvent(ctx, AuditComplete, u))
 	if HasCode(err, CodeConflict) { // a concurrent complete finished first
 		if cur, gerr := s.Meta.GetUpload(ctx, id); gerr == nil && cur.Status == StatusCompleted {
 			return cur, nil
@@ -564,7 +567,7 @@ func (s *Service) Cancel(ctx context.Context, id string) (*Upload, error) {
 	if err := s.Objects.AbortMultipart(ctx, multipartOf(u), u.StoreHandle); err != nil {
 		return nil, err
 	}
-	done, err := s.Meta.Transition(ctx, id, []Status{StatusCancelling}, StatusCancelled)
+	done, err := s.Meta.Transition(ctx, id, []Status{StatusCancelling}, StatusCancelled, s.auditEvent(ctx, AuditCancel, u))
 	if HasCode(err, CodeConflict) {
 		if cur, gerr := s.Meta.GetUpload(ctx, id); gerr == nil && cur.Status == StatusCancelled {
 			return cur, nil

@@ -276,8 +276,10 @@ type MetaStore interface {
 	// its user with it counted, checked in the same transaction as the
 	// insert so that the limits hold across instances. Errors: CodeKeyTaken
 	// when another upload that is not cancelled or expired holds u.Key,
-	// CodeTooManyUploads, CodeQuotaExceeded, CodeDatabase.
-	CreateUpload(ctx context.Context, u *Upload, q Quota) error
+	// CodeTooManyUploads, CodeQuotaExceeded, CodeDatabase. The audit
+	// events given are written in the same transaction, only when the
+	// upload is inserted.
+	CreateUpload(ctx context.Context, u *Upload, q Quota, audit ...AuditEvent) error
 
 	// GetUpload returns the upload with its chunk counters. Errors:
 	// CodeUploadNotFound, CodeDatabase.
@@ -308,9 +310,10 @@ type MetaStore interface {
 	RecordChunk(ctx context.Context, id string, c Chunk, from []Status) error
 
 	// Transition moves the upload to status to, provided it is in one of the
-	// states from, and returns it as it is afterwards. Errors: as
-	// ForgetChunk.
-	Transition(ctx context.Context, id string, from []Status, to Status) (*Upload, error)
+	// states from, and returns it as it is afterwards. The audit events
+	// given are written in the same transaction, only when the upload
+	// moves: a refused compare-and-set writes none. Errors: as ForgetChunk.
+	Transition(ctx context.Context, id string, from []Status, to Status, audit ...AuditEvent) (*Upload, error)
 
 	// Ping checks that the database is reachable. Errors: CodeDatabase.
 	Ping(ctx context.Context) error
@@ -329,10 +332,24 @@ type MetaStore interface {
 	// Expire moves the upload to StatusExpired, provided it is initiated or
 	// in progress and was last updated before updatedBefore, in one
 	// compare-and-set, stamps it with now and returns it as it is
-	// afterwards. Its key is free again at once. Errors:
+	// afterwards. Its key is free again at once. The audit events given
+	// are written in the same transaction, only when it expires. Errors:
 	// CodeUploadNotFound, CodeConflict when it is in another state or was
 	// updated since (a chunk arrived), CodeDatabase.
-	Expire(ctx context.Context, id string, updatedBefore, now time.Time) (*Upload, error)
+	Expire(ctx context.Context, id string, updatedBefore, now time.Time, audit ...AuditEvent) (*Upload, error)
+
+	// AppendAudit writes events that change no state (downloads, shares,
+	// refusals), batched by the caller, in one transaction. Errors:
+	// CodeDatabase.
+	AppendAudit(ctx context.Context, events []AuditEvent) error
+
+	// ListAudit returns up to q.Limit audit rows, newest first (by Time,
+	// then by ID, both descending), filtered by q. Errors: CodeDatabase.
+	ListAudit(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
+
+	// DeleteAuditBefore deletes the audit rows older than t and returns how
+	// many. Errors: CodeDatabase.
+	DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error)
 
 	// AcquireLease takes the lease called name for holder until until, when
 	// nobody holds it at now (it was never taken, or its holder's lease

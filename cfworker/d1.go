@@ -59,7 +59,7 @@ func isUnique(err error, column string) bool {
 // one statement at a time on a database, so two inits cannot both take the
 // last place. Errors: CodeKeyTaken, CodeTooManyUploads, CodeQuotaExceeded,
 // CodeDatabase.
-func (s *MetaStore) CreateUpload(ctx context.Context, u *storage.Upload, q storage.Quota) error {
+func (s *MetaStore) CreateUpload(ctx context.Context, u *storage.Upload, q storage.Quota, audit ...storage.AuditEvent) error {
 	vis := u.Visibility
 	if vis == "" {
 		vis = storage.VisibilityPrivate
@@ -67,13 +67,22 @@ func (s *MetaStore) CreateUpload(ctx context.Context, u *storage.Upload, q stora
 	row := []any{u.ID, u.FileName, u.TotalSize, u.UserID, string(u.UserRole), u.ContentType,
 		u.ChunkSize, u.TotalChunks, string(u.Status), u.Key, u.StoreHandle, u.ChunksUploaded,
 		u.BytesUploaded, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli(), string(vis)}
+	// d1_audit.go: the audit rows follow the insert in its batch, written
+	// only when the upload was inserted.
+	audited := auditInserts(audit, `EXISTS (SELECT 1 FROM uploads WHERE id = ?)`, []any{u.ID})
 	if !q.On() {
-		_, err := s.DB.Query(ctx, Statement{SQL: `INSERT INTO uploads (` + uploadColumns + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, Params: row})
+		insert := Statement{SQL: `INSERT INTO uploads (` + uploadColumns + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, Params: row}
+		var err error
+		if len(audited) == 0 {
+			_, err = s.DB.Query(ctx, insert)
+		} else {
+			_, err = s.DB.Batch(ctx, append([]Statement{insert}, audited...))
+		}
 		return createError(err)
 	}
 	held := heldSQL(q)
-	res, err := s.DB.Batch(ctx, []Statement{
+	res, err := s.DB.Batch(ctx, append([]Statement{
 		{SQL: held, Params: heldArgs(q, u.UserID)},
 		{SQL: `INSERT INTO uploads (` + uploadColumns + `)
 			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM (` + held + `) AS held
@@ -85,7 +94,7 @@ func (s *MetaStore) CreateUpload(ctx context.Context, u *storage.Upload, q stora
 				q.MaxOpenUploads, q.MaxOpenUploads,
 				q.MaxOpenBytes, u.TotalSize, q.MaxOpenBytes,
 				q.MaxStoredBytes, u.TotalSize, q.MaxStoredBytes})},
-	})
+	}, audited...))
 	if err != nil {
 		return createError(err)
 	}
@@ -354,16 +363,17 @@ func (s *MetaStore) RecordChunk(ctx context.Context, id string, c storage.Chunk,
 // Transition moves upload id to status to, provided it is in one of the
 // states from, and returns it as it is afterwards. Errors:
 // CodeUploadNotFound, CodeConflict, CodeDatabase.
-func (s *MetaStore) Transition(ctx context.Context, id string, from []storage.Status, to storage.Status) (*storage.Upload, error) {
+func (s *MetaStore) Transition(ctx context.Context, id string, from []storage.Status, to storage.Status, audit ...storage.AuditEvent) (*storage.Upload, error) {
 	if len(from) == 0 {
 		return nil, s.casFailed(ctx, id)
 	}
 	guard, gargs := statusIn(from)
-	res, err := s.DB.Batch(ctx, []Statement{
-		selectStatus(id),
-		{SQL: `UPDATE uploads SET status = ?, updated_at = ? WHERE id = ?` + guard + ` RETURNING ` + uploadColumns,
+	// d1_audit.go: the audit rows come before the update, under its guard.
+	sts := append([]Statement{selectStatus(id)}, auditInserts(audit, `EXISTS (SELECT 1 FROM uploads WHERE id = ?`+guard+`)`, cat([]any{id}, gargs))...)
+	res, err := s.DB.Batch(ctx, append(sts,
+		Statement{SQL: `UPDATE uploads SET status = ?, updated_at = ? WHERE id = ?` + guard + ` RETURNING ` + uploadColumns,
 			Params: cat([]any{string(to), s.nowMS(), id}, gargs)},
-	})
+	))
 	if isUnique(err, "r2_key") { // leaving cancelled while another upload holds the key
 		return nil, storage.Wrap(storage.CodeConflict, err, "the key is reserved by another upload")
 	}
@@ -373,10 +383,10 @@ func (s *MetaStore) Transition(ctx context.Context, id string, from []storage.St
 	if err := checkStatus(res[0], id, from); err != nil {
 		return nil, err
 	}
-	if len(res) < 2 || len(res[1].Rows) == 0 {
+	if len(res) < len(sts)+1 || len(res[len(sts)].Rows) == 0 {
 		return nil, storage.Errorf(storage.CodeDatabase, "the update of upload %s returned no row", id)
 	}
-	return uploadOf(res[1].Rows[0])
+	return uploadOf(res[len(sts)].Rows[0])
 }
 
 // casFailed explains a compare-and-set with no allowed state.

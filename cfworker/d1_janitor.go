@@ -47,11 +47,24 @@ func (s *MetaStore) ListStale(ctx context.Context, statuses []storage.Status, up
 // was last updated before updatedBefore, stamped with now, in one
 // compare-and-set statement. Errors: CodeUploadNotFound, CodeConflict,
 // CodeDatabase.
-func (s *MetaStore) Expire(ctx context.Context, id string, updatedBefore, now time.Time) (*storage.Upload, error) {
-	res, err := s.DB.Query(ctx, Statement{SQL: `UPDATE uploads SET status = ?, updated_at = ?
-		WHERE id = ? AND status IN (?, ?) AND updated_at < ?
-		RETURNING ` + uploadColumns, Params: []any{string(storage.StatusExpired), now.UnixMilli(), id,
-		string(storage.StatusInitiated), string(storage.StatusInProgress), updatedBefore.UnixMilli()}})
+func (s *MetaStore) Expire(ctx context.Context, id string, updatedBefore, now time.Time, audit ...storage.AuditEvent) (*storage.Upload, error) {
+	cond := `id = ? AND status IN (?, ?) AND updated_at < ?`
+	cargs := []any{id, string(storage.StatusInitiated), string(storage.StatusInProgress), updatedBefore.UnixMilli()}
+	update := Statement{SQL: `UPDATE uploads SET status = ?, updated_at = ? WHERE ` + cond + `
+		RETURNING ` + uploadColumns, Params: cat([]any{string(storage.StatusExpired), now.UnixMilli()}, cargs)}
+	var res Result
+	var err error
+	if len(audit) == 0 {
+		res, err = s.DB.Query(ctx, update)
+	} else {
+		// d1_audit.go: the audit rows come before the update, under its
+		// condition, in one batch.
+		var all []Result
+		all, err = s.DB.Batch(ctx, append(auditInserts(audit, `EXISTS (SELECT 1 FROM uploads WHERE `+cond+`)`, cargs), update))
+		if err == nil && len(all) > 0 {
+			res = all[len(all)-1]
+		}
+	}
 	if err != nil {
 		return nil, dbError(err)
 	}

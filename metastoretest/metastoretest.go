@@ -79,6 +79,9 @@ func RunConformance(t *testing.T, newStore func(t *testing.T) storage.MetaStore)
 		{"ExpireLosesToChunk", testExpireLosesToChunk},
 		{"ConcurrentExpire", testConcurrentExpire},
 		{"Lease", testLease},
+		{"AuditWithStateChanges", testAuditWithStateChanges},
+		{"AuditList", testAuditList},
+		{"AuditRetention", testAuditRetention},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, open(t)) })

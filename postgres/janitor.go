@@ -49,11 +49,16 @@ func (s *Store) ListStale(ctx context.Context, statuses []storage.Status, update
 // was last updated before updatedBefore, stamped with now, in one
 // compare-and-set statement. Errors: CodeUploadNotFound, CodeConflict,
 // CodeDatabase.
-func (s *Store) Expire(ctx context.Context, id string, updatedBefore, now time.Time) (*storage.Upload, error) {
-	u, err := scanUpload(s.pool.QueryRow(ctx, `UPDATE uploads SET status = $2, updated_at = $3
+func (s *Store) Expire(ctx context.Context, id string, updatedBefore, now time.Time, audit ...storage.AuditEvent) (*storage.Upload, error) {
+	sql := `UPDATE uploads SET status = $2, updated_at = $3
 		WHERE id = $1 AND status = ANY($4) AND updated_at < $5
-		RETURNING `+uploadColumns, id, string(storage.StatusExpired), now.UnixMilli(),
-		statusStrings([]storage.Status{storage.StatusInitiated, storage.StatusInProgress}), updatedBefore.UnixMilli()))
+		RETURNING ` + uploadColumns
+	args := []any{id, string(storage.StatusExpired), now.UnixMilli(),
+		statusStrings([]storage.Status{storage.StatusInitiated, storage.StatusInProgress}), updatedBefore.UnixMilli()}
+	if len(audit) > 0 { // audit.go: the rows in the same statement
+		sql, args = withAudit(sql, len(args)), append(args, auditArrays(audit)...)
+	}
+	u, err := scanUpload(s.pool.QueryRow(ctx, sql, args...))
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, s.casFailed(ctx, id)

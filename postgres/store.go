@@ -33,7 +33,7 @@ func fromMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 // inserts u only when they leave room for it. Errors: CodeKeyTaken when an
 // upload that is not cancelled holds u.Key, CodeTooManyUploads,
 // CodeQuotaExceeded, CodeDatabase (a duplicate id included).
-func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload, q storage.Quota) error {
+func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload, q storage.Quota, audit ...storage.AuditEvent) error {
 	vis := u.Visibility
 	if vis == "" {
 		vis = storage.VisibilityPrivate
@@ -42,8 +42,13 @@ func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload, q storage.Q
 		u.ChunkSize, u.TotalChunks, string(u.Status), u.Key, u.StoreHandle, u.ChunksUploaded,
 		u.BytesUploaded, u.CreatedAt.UnixMilli(), u.UpdatedAt.UnixMilli(), string(vis)}
 	if !q.On() {
-		_, err := s.pool.Exec(ctx, `INSERT INTO uploads (`+uploadColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, args...)
+		insert := `INSERT INTO uploads (` + uploadColumns + `)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
+		if len(audit) > 0 { // audit.go: the rows in the same statement
+			insert = `WITH ins AS (` + insert + ` RETURNING 1) ` + auditInsert(len(args)+1, `WHERE EXISTS (SELECT 1 FROM ins)`)
+			args = append(args, auditArrays(audit)...)
+		}
+		_, err := s.pool.Exec(ctx, insert, args...)
 		return s.createError(ctx, err)
 	}
 	b := &pgx.Batch{}
@@ -54,6 +59,9 @@ func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload, q storage.Q
 		QueryRow(func(row pgx.Row) error {
 			return row.Scan(&use.OpenUploads, &use.OpenBytes, &use.StoredBytes, &inserted)
 		})
+	if len(audit) > 0 { // audit.go: in the batch's implicit transaction, only when inserted
+		b.Queue(auditInsert(2, `WHERE EXISTS (SELECT 1 FROM uploads WHERE id = $1)`), append([]any{u.ID}, auditArrays(audit)...)...)
+	}
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return s.createError(ctx, err)
 	}
@@ -305,10 +313,15 @@ func lockUpload(ctx context.Context, tx pgx.Tx, id string, from []storage.Status
 // Transition moves upload id to status to, provided it is in one of the
 // states from, in one compare-and-set statement, and returns the upload as
 // it is afterwards. Errors: CodeUploadNotFound, CodeConflict, CodeDatabase.
-func (s *Store) Transition(ctx context.Context, id string, from []storage.Status, to storage.Status) (*storage.Upload, error) {
-	u, err := scanUpload(s.pool.QueryRow(ctx, `UPDATE uploads SET status = $2, updated_at = $3
+func (s *Store) Transition(ctx context.Context, id string, from []storage.Status, to storage.Status, audit ...storage.AuditEvent) (*storage.Upload, error) {
+	sql := `UPDATE uploads SET status = $2, updated_at = $3
 		WHERE id = $1 AND status = ANY($4)
-		RETURNING `+uploadColumns, id, string(to), nowMS(), statusStrings(from)))
+		RETURNING ` + uploadColumns
+	args := []any{id, string(to), nowMS(), statusStrings(from)}
+	if len(audit) > 0 { // audit.go: the rows in the same statement
+		sql, args = withAudit(sql, len(args)), append(args, auditArrays(audit)...)
+	}
+	u, err := scanUpload(s.pool.QueryRow(ctx, sql, args...))
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, s.casFailed(ctx, id)

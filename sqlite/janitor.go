@@ -85,7 +85,7 @@ func (s *Store) ListStale(ctx context.Context, statuses []storage.Status, update
 // Expire moves upload id to expired when it is initiated or in progress and
 // was last updated before updatedBefore, stamped with now. Errors:
 // CodeUploadNotFound, CodeConflict, CodeDatabase.
-func (s *Store) Expire(ctx context.Context, id string, updatedBefore, now time.Time) (*storage.Upload, error) {
+func (s *Store) Expire(ctx context.Context, id string, updatedBefore, now time.Time, audit ...storage.AuditEvent) (*storage.Upload, error) {
 	var u *storage.Upload
 	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
@@ -97,7 +97,10 @@ func (s *Store) Expire(ctx context.Context, id string, updatedBefore, now time.T
 		if errors.Is(err, sql.ErrNoRows) {
 			return casFailed(ctx, tx, id)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit) // audit.go
 	})
 	if err != nil {
 		return nil, err

@@ -47,7 +47,7 @@ func visibility(v storage.Visibility) storage.Visibility {
 // place. Errors: CodeKeyTaken when an upload that is not cancelled holds
 // u.Key, CodeTooManyUploads, CodeQuotaExceeded, CodeDatabase (a duplicate
 // id included).
-func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload, q storage.Quota) error {
+func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload, q storage.Quota, audit ...storage.AuditEvent) error {
 	return s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := checkQuota(ctx, tx, u, q); err != nil {
 			return err
@@ -60,7 +60,10 @@ func (s *Store) CreateUpload(ctx context.Context, u *storage.Upload, q storage.Q
 		if isUniqueViolation(err) { // the partial index on r2_key; a duplicate id is a PRIMARY KEY violation
 			return storage.Wrap(storage.CodeKeyTaken, err, "the key is reserved by another upload")
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit) // audit.go
 	})
 }
 
@@ -245,7 +248,7 @@ func (s *Store) RecordChunk(ctx context.Context, id string, c storage.Chunk, fro
 // Transition moves upload id to status to, provided it is in one of the
 // states from, and returns it as it is afterwards. Errors:
 // CodeUploadNotFound, CodeConflict, CodeDatabase.
-func (s *Store) Transition(ctx context.Context, id string, from []storage.Status, to storage.Status) (*storage.Upload, error) {
+func (s *Store) Transition(ctx context.Context, id string, from []storage.Status, to storage.Status, audit ...storage.AuditEvent) (*storage.Upload, error) {
 	var u *storage.Upload
 	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if len(from) == 0 {
@@ -262,7 +265,10 @@ func (s *Store) Transition(ctx context.Context, id string, from []storage.Status
 		if isUniqueViolation(err) { // leaving cancelled while another upload holds the key
 			return storage.Wrap(storage.CodeConflict, err, "the key is reserved by another upload")
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, audit) // audit.go
 	})
 	if err != nil {
 		return nil, err
