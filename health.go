@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -44,12 +45,27 @@ func (s *Service) Health(ctx context.Context) HealthReport {
 	wg.Go(func() { r.Database = s.Meta.CheckWrite(ctx, s.now()) })
 	wg.Go(func() { r.Storage = s.Objects.Ping(ctx) })
 	wg.Wait()
-	r.Space, r.SpaceChecked = s.checkSpace(ctx)
+	r.SpaceChecked, r.Space = s.checkSpace(ctx)
 	return r
 }
 
 // checkSpace checks the object store's free space against
-// Config.MinFreeSpace, when the store reports it.
-func (s *Service) checkSpace(ctx context.Context) (error, bool) {
-	return nil, false
+// Config.MinFreeSpace, when the store reports it (SpaceReporter); checked
+// is false when it does not. The bytes promised to open uploads are not
+// subtracted: init's guard does that; health says whether the disk is
+// nearly full now.
+func (s *Service) checkSpace(ctx context.Context) (checked bool, err error) {
+	sr, ok := s.Objects.(SpaceReporter)
+	if !ok {
+		return false, nil
+	}
+	free, err := sr.FreeSpace(ctx)
+	if err != nil {
+		return true, err
+	}
+	if free < s.Config.MinFreeSpace {
+		return true, Wrap(CodeInsufficientStorage, fmt.Errorf("%d bytes free, under the %d kept free", free, s.Config.MinFreeSpace),
+			"the storage is nearly full")
+	}
+	return true, nil
 }

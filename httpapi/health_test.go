@@ -148,3 +148,18 @@ func TestHealthDatabaseCannotCommit(t *testing.T) {
 		t.Error("a 503 from /health has no Retry-After")
 	}
 }
+
+// TestHealthFreeSpace checks /health against the disk store's real free
+// space: under Config.MinFreeSpace it is 503 with the space check failed.
+func TestHealthFreeSpace(t *testing.T) {
+	e := newHealthEnv(t, nil)
+	e.svc.Config.MinFreeSpace = 1
+	if code, checks := e.health(t); code != 200 || checks["space"] != "ok" {
+		t.Fatalf("with room to spare: %d %v", code, checks)
+	}
+	e.svc.Config.MinFreeSpace = 1 << 62 // more than any disk here
+	e.later()
+	if code, checks := e.health(t); code != 503 || checks["space"] != "error" || checks["database"] != "ok" || checks["storage"] != "ok" {
+		t.Errorf("under the free space kept: %d %v, want 503 with the space check failed", code, checks)
+	}
+}
