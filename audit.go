@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -152,4 +154,88 @@ func NewAuditEvent(ctx context.Context, now time.Time, action string, u *Upload)
 // the Service's clock.
 func (s *Service) auditEvent(ctx context.Context, action string, u *Upload) AuditEvent {
 	return NewAuditEvent(ctx, s.now(), action, u)
+}
+
+// AuditRequest asks for a page of the audit log. Fields are as the client
+// sent them.
+type AuditRequest struct {
+	// Since keeps events at or after it; zero for all.
+	Since time.Time
+	// UserID keeps the events of one actor.
+	UserID string
+	// Action keeps one action ("" for all).
+	Action string
+	// Limit is the page size: 0 means DefaultListLimit, at most
+	// MaxListLimit.
+	Limit int
+	// Cursor continues an earlier page ("" for the first).
+	Cursor string
+}
+
+// AuditPage is one page of the audit log, newest first.
+type AuditPage struct {
+	Events []AuditEvent
+	// NextCursor continues the listing; "" on the last page.
+	NextCursor string
+}
+
+// ListAudit returns a page of the audit log, newest first. With auth on
+// only administrators may read it (CodeUnauthorized without a token,
+// CodeForbidden for anyone else); with auth off anyone may, as anyone may
+// do anything then.
+func (s *Service) ListAudit(ctx context.Context, r AuditRequest) (*AuditPage, error) {
+	p, err := s.requireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.RequireAuth && !p.Admin {
+		return nil, Errorf(CodeForbidden, "only an administrator may read the audit log")
+	}
+	q := AuditQuery{Since: r.Since, UserID: r.UserID, Action: r.Action, Limit: r.Limit}
+	if r.UserID != "" && !ValidUserID(r.UserID) && r.UserID != ActorJanitor {
+		return nil, Errorf(CodeInvalidField, "user_id must be 1 to 64 characters of A-Z, a-z, 0-9, '_' or '-'")
+	}
+	if r.Action != "" && !validAuditAction(r.Action) {
+		return nil, Errorf(CodeInvalidField, "action must be one of %s", strings.Join(AuditActions, ", "))
+	}
+	switch {
+	case q.Limit == 0:
+		q.Limit = DefaultListLimit
+	case q.Limit < 0 || q.Limit > MaxListLimit:
+		return nil, Errorf(CodeInvalidField, "limit must be between 1 and %d", MaxListLimit)
+	}
+	if r.Cursor != "" {
+		c, err := parseCursor(r.Cursor) // files.go: "{ms}:{id}"
+		if err != nil {
+			return nil, err
+		}
+		id, perr := strconv.ParseInt(c.ID, 10, 64)
+		if perr != nil {
+			return nil, Errorf(CodeInvalidField, "cursor is not one this service returned")
+		}
+		q.Before = &AuditCursor{Time: c.CreatedAt, ID: id}
+	}
+	want := q.Limit
+	q.Limit++ // one more tells whether there is a next page
+	events, err := s.Meta.ListAudit(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	page := &AuditPage{Events: events}
+	if len(events) > want {
+		page.Events = events[:want]
+		last := page.Events[want-1]
+		page.NextCursor = formatCursor(ListCursor{CreatedAt: last.Time, ID: strconv.FormatInt(last.ID, 10)})
+	}
+	return page, nil
+}
+
+// validAuditAction reports whether a is one of AuditActions.
+func validAuditAction(a string) bool {
+	for _, v := range AuditActions {
+		if v == a {
+			return true
+		}
+	}
+	return false
 }

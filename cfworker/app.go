@@ -1,6 +1,7 @@
 package cfworker
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -37,8 +38,12 @@ type App struct {
 	// janitor (the Cron Trigger, see Scheduled) expires it;
 	// storage.DefaultUploadTTL when 0.
 	UploadTTL time.Duration
+	// AuditRetention is how long the janitor keeps audit rows;
+	// storage.DefaultAuditRetention when 0, forever when negative.
+	AuditRetention time.Duration
 
 	mu       sync.Mutex
+	audit    *storage.AuditBatcher // the audit events that change no state
 	settings Settings
 	handler  http.Handler
 	holder   string // this isolate's name in the janitor's lease
@@ -52,15 +57,32 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.log().Error("applying the D1 migrations failed", "err", err)
 	}
 	a.handlerFor(a.Config.Settings(ctx)).ServeHTTP(w, r)
+	// The audit events of this request (a download, a refusal) are
+	// written before the request ends: an isolate may be evicted at any
+	// time after it, so nothing is kept for later.
+	if err := a.auditBatcher().Flush(context.WithoutCancel(ctx)); err != nil {
+		a.log().Error("writing the audit events of a request failed", "err", err)
+	}
+}
+
+// auditBatcher returns the isolate's AuditBatcher, flushed by ServeHTTP.
+func (a *App) auditBatcher() *storage.AuditBatcher {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.audit == nil {
+		a.audit = storage.NewAuditBatcher(a.Meta, storage.AuditBatcherOptions{Logger: a.log()})
+	}
+	return a.audit
 }
 
 func (a *App) handlerFor(s Settings) http.Handler {
+	audit := a.auditBatcher()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.handler == nil || a.settings != s {
 		svc := a.service(s, a.Now)
 		a.handler = httpapi.NewServer(httpapi.Options{Service: svc, Logger: a.log(), AllowedOrigins: a.AllowedOrigins, Now: a.Now,
-			Auth: a.Auth, Links: a.Links, DownloadOrigin: a.DownloadOrigin, RateLimits: a.RateLimits})
+			Auth: a.Auth, Links: a.Links, DownloadOrigin: a.DownloadOrigin, RateLimits: a.RateLimits, Audit: audit})
 		a.settings = s
 	}
 	return a.handler
@@ -70,6 +92,7 @@ func (a *App) handlerFor(s Settings) http.Handler {
 func (a *App) service(s Settings, now func() time.Time) *storage.Service {
 	cfg := s.ServiceConfig()
 	cfg.UploadTTL = a.UploadTTL
+	cfg.AuditRetention = a.AuditRetention
 	return &storage.Service{Objects: a.Objects, Meta: a.Meta, Config: cfg, Now: now, NewUUID: a.NewUUID,
 		RequireAuth: a.Auth != nil, Logger: a.log()}
 }

@@ -82,6 +82,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// Store-level codes never reach clients as such.
 		detail.Code, status, detail.Message = storage.CodeInternal, http.StatusInternalServerError, "internal error"
 	}
+	s.recordRefusal(r, code) // audit.go: auth failures, forbidden, rate limited, quota exceeded
 	if status >= 500 {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
 	}

@@ -39,7 +39,11 @@ func (s *server) handleFile(w http.ResponseWriter, r *http.Request) {
 		h.Set("ETag", info.ETag)
 	}
 	h.Set("Accept-Ranges", "bytes")
-	http.ServeContent(w, r, "", info.LastModified, obj)
+	cw := &countingWriter{ResponseWriter: w} // audit.go: the bytes served
+	http.ServeContent(cw, r, "", info.LastModified, obj)
+	if r.Method == http.MethodGet && (cw.status == http.StatusOK || cw.status == http.StatusPartialContent) {
+		s.record(r.WithContext(ctx), storage.AuditDownload, u, cw.n, storage.OutcomeOK)
+	}
 }
 
 // linkQuery reports whether a query carries share-link parameters.
@@ -108,6 +112,7 @@ func (s *server) handleShare(w http.ResponseWriter, r *http.Request) {
 		extra.Set("download", "1")
 	}
 	link := s.fileURL(r, u.Key) + "?" + s.links.SignLink(u.Key, expires, extra).Encode()
+	s.record(r, storage.AuditShare, u, u.TotalSize, storage.OutcomeOK) // never the link: it is a credential
 	writeJSON(w, http.StatusOK, shareResponse{Key: u.Key, URL: link, ExpiresAt: timestamp(expires)})
 }
 

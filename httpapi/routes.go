@@ -12,6 +12,7 @@ func (s *server) routes() {
 	s.mux.HandleFunc("DELETE /api/files/{key...}", s.handleDelete)
 	s.mux.HandleFunc("POST /api/files/share", s.handleShare)
 	s.mux.HandleFunc("GET /api/me", s.handleMe)
+	s.mux.HandleFunc("GET /api/audit", s.handleAudit) // audit.go
 	s.mux.HandleFunc("GET /health", s.handleHealth)
 	if s.page != nil {
 		s.mux.Handle("GET /{$}", s.page)
@@ -25,4 +26,4 @@ const allowedMethods = "GET, HEAD, POST, PUT, DELETE, OPTIONS"
 const allowedHeaders = "Content-Type, X-Upload-Id, X-Chunk-Index, Authorization, Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range"
 
 // exposedHeaders are the response headers browser scripts may read.
-const exposedHeaders = "ETag, Content-Length, Content-Range, Accept-Ranges, Last-Modified, Retry-After, Content-Type"
+const exposedHeaders = "ETag, Content-Length, Content-Range, Accept-Ranges, Last-Modified, Retry-After, Content-Type, X-Request-Id"

@@ -42,6 +42,9 @@ type Options struct {
 	// RateLimits are the token buckets per user and per client IP
 	// (ratelimit.go); the zero value is off.
 	RateLimits RateLimits
+	// Audit, when not nil, takes the audit events that change no state
+	// (downloads, shares, refusals; audit.go) to be written in batches.
+	Audit AuditRecorder
 	// Page, when not nil, serves the browser upload page at GET /.
 	Page http.Handler
 	// Now returns the current time for error timestamps; time.Now when nil.
@@ -65,13 +68,14 @@ type server struct {
 	limits         RequestLimits
 	rateLimits     RateLimits
 	health         healthCache // handlers.go: the last /health report
+	audit          AuditRecorder
 }
 
 // NewServer returns the HTTP handler of the whole API.
 func NewServer(o Options) http.Handler {
 	s := &server{svc: o.Service, log: o.Logger, page: o.Page, nowFunc: o.Now, mux: http.NewServeMux(),
 		auth: o.Auth, links: o.Links, downloadOrigin: o.DownloadOrigin, uploadTokenTTL: o.UploadTokenTTL,
-		trusted: o.TrustedProxies, limits: o.Limits, rateLimits: o.RateLimits}
+		trusted: o.TrustedProxies, limits: o.Limits, rateLimits: o.RateLimits, audit: o.Audit}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -95,6 +99,10 @@ func NewServer(o Options) http.Handler {
 	h = s.rateLimit(h) // after authenticate: per user when there is one
 	h = s.authenticate(h)
 	h = s.cors(h)
+	// audit.go: the request id and client address in the context. Inside
+	// limitRequests, which must see the server's own *http.Request (it
+	// marks it to close the connection of a cut body).
+	h = s.requestInfo(h)
 	h = s.limitRequests(h) // before anything reads the request
 	h = s.recoverPanics(h)
 	h = s.logRequests(h)

@@ -27,6 +27,9 @@ type expiryConfig struct {
 	// AllowEmptyDatabase lets serve start on a database without uploads
 	// although the object store holds files or uploads.
 	AllowEmptyDatabase bool
+	// AuditRetention is how long the janitor keeps audit rows; 0 keeps
+	// them forever.
+	AuditRetention time.Duration
 }
 
 // expirySettings are the flags of expiryConfig.
@@ -46,6 +49,13 @@ func expirySettings() []setting {
 			}
 			return err
 		}},
+		{"audit-retention", "the janitor deletes audit log rows older than this (e.g. 90d, 720h); 0 keeps them forever", "90d", func(c *serveConfig, v string) (err error) {
+			c.AuditRetention, err = parseDuration(v)
+			if err == nil && c.AuditRetention < 0 {
+				err = errors.New("must be 0 (forever) or positive")
+			}
+			return err
+		}},
 		{"allow-empty-database", "start even though the database has no uploads while the storage holds files or uploads (a lost or replaced database)", "false", func(c *serveConfig, v string) (err error) {
 			c.AllowEmptyDatabase, err = strconv.ParseBool(v)
 			return err
@@ -60,6 +70,10 @@ func expirySettings() []setting {
 // service hands out keys and accepts uploads into it.
 func checkSafeStart(ctx context.Context, cfg *serveConfig, svc *storage.Service) error {
 	svc.Config.UploadTTL = cfg.UploadTTL
+	svc.Config.AuditRetention = cfg.AuditRetention
+	if cfg.AuditRetention == 0 {
+		svc.Config.AuditRetention = -1 // forever
+	}
 	if cfg.AllowEmptyDatabase {
 		return nil
 	}
@@ -162,6 +176,9 @@ func logSweep(log *slog.Logger, r *storage.SweepReport, err error) {
 	if n := len(r.Expired) + len(r.Completed) + len(r.Cancelled) + len(r.Orphans); n > 0 {
 		log.Info("janitor: sweep", "expired", len(r.Expired), "completed", len(r.Completed), "cancelled", len(r.Cancelled),
 			"orphans_aborted", len(r.Orphans), "errors", len(r.Errors))
+	}
+	if r.AuditDeleted > 0 {
+		log.Info("janitor: deleted audit rows past --audit-retention", "rows", r.AuditDeleted)
 	}
 	for i, e := range r.Errors {
 		if i == 10 {

@@ -9,6 +9,7 @@
 //	memenow-storage delete     delete a stored file
 //	memenow-storage share      print a link that reads a file without a token
 //	memenow-storage migrate    apply the database schema migrations
+//	memenow-storage audit      print the audit log from the database
 //
 // Run "memenow-storage help COMMAND" (or "memenow-storage COMMAND -h") for a
 // command's synopsis, flags and an example.
@@ -48,6 +49,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"serve":    {"run the HTTP service", runServe},
 		"migrate":  {"apply the database schema migrations", runMigrate},
+		"audit":    {"print the audit log from the database", runAudit},
 		"upload":   {"upload a file, with progress and resume", runUpload},
 		"download": {"download a stored file, with resume", runDownload},
 		"status":   {"show an upload's status", runStatus},
@@ -108,7 +110,7 @@ func help(ctx context.Context, args []string, getenv func(string) string, stderr
 func usage(w io.Writer, cmds map[string]command) {
 	fmt.Fprintln(w, "usage: memenow-storage COMMAND [flags]")
 	fmt.Fprintln(w, "\ncommands:")
-	for _, name := range []string{"serve", "upload", "download", "status", "cancel", "list", "delete", "share", "migrate", "version"} {
+	for _, name := range []string{"serve", "upload", "download", "status", "cancel", "list", "delete", "share", "migrate", "audit", "version"} {
 		if c, ok := cmds[name]; ok {
 			fmt.Fprintf(w, "  %-9s %s\n", name, c.summary)
 		}

@@ -88,6 +88,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Service: svc, Logger: log, AllowedOrigins: cfg.AllowedOrigins, Page: web.Handler(),
 		Auth: authenticator, Links: signer, DownloadOrigin: cfg.DownloadOrigin, TrustedProxies: cfg.TrustedProxies,
 	}
+	// The audit events that change no state, written every second; closed
+	// (flushed) after the server's requests end and before the stores
+	// close (defers run last first).
+	auditLog := storage.NewAuditBatcher(svc.Meta, storage.AuditBatcherOptions{Interval: time.Second, Logger: log})
+	defer func() {
+		if err := auditLog.Close(context.WithoutCancel(ctx)); err != nil {
+			log.Error("writing the last audit events failed", "err", err)
+		}
+	}()
+	opts.Audit = auditLog
 	opts.Limits = requestLimits(cfg) // netlimits.go
 	applyAbuseLimits(cfg, &svc.Config, &opts)
 	srv := &http.Server{
