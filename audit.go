@@ -151,9 +151,16 @@ func NewAuditEvent(ctx context.Context, now time.Time, action string, u *Upload)
 }
 
 // auditEvent returns the event of action on u by the caller of ctx, as of
-// the Service's clock.
+// the Service's clock. With auth off the caller is anonymous but names its
+// user in the request, which the Service trusts: that user (the upload's)
+// is the ActorID, so that the log can be searched by user; the Actor stays
+// "anonymous" (unverified).
 func (s *Service) auditEvent(ctx context.Context, action string, u *Upload) AuditEvent {
-	return NewAuditEvent(ctx, s.now(), action, u)
+	e := NewAuditEvent(ctx, s.now(), action, u)
+	if !s.RequireAuth && e.Actor == "anonymous" && u != nil {
+		e.ActorID = u.UserID
+	}
+	return e
 }
 
 // AuditRequest asks for a page of the audit log. Fields are as the client
