@@ -178,6 +178,9 @@ func (s *Service) List(ctx context.Context, r ListRequest) (*ListPage, error) {
 	if err != nil {
 		return nil, err
 	}
+	for i, u := range uploads {
+		uploads[i] = freed(u)
+	}
 	page := &ListPage{Uploads: uploads}
 	if len(uploads) > want {
 		page.Uploads = uploads[:want]

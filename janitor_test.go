@@ -255,7 +255,7 @@ func timeField(t *testing.T, m map[string]any, name string) time.Time {
 // expires_at; nothing expires before the TTL; after it the janitor expires
 // the upload, aborts its multipart upload and frees its key; chunk,
 // complete and cancel then answer 410 UPLOAD_EXPIRED, and status shows
-// expired.
+// expired with no chunk stored.
 func TestExpiry(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		api, ttl := e.api, storage.DefaultUploadTTL
@@ -287,6 +287,11 @@ func TestExpiry(t *testing.T) {
 		st = api.Status(half)
 		if st["status"] != "expired" || st["expires_at"] != nil {
 			t.Errorf("status of an expired upload: %v", st)
+		}
+		// Its chunks were freed: the status counts and lists none.
+		if st["chunks_uploaded"] != 0.0 || st["bytes_uploaded"] != 0.0 || fmt.Sprint(st["chunks"]) != "[]" {
+			t.Errorf("status of an expired upload counts freed chunks: chunks_uploaded %v, bytes_uploaded %v, chunks %v",
+				st["chunks_uploaded"], st["bytes_uploaded"], st["chunks"])
 		}
 		for _, u := range []*apitest.Upload{idle, half} {
 			multipartGone(t, e, get(t, e, u.ID))

@@ -461,7 +461,10 @@ func (e *exactReader) expectEOF() error {
 }
 
 // Complete checks that every chunk is stored and makes the file visible at
-// its key. Repeating it after a crash half-way finishes the job.
+// its key. It is idempotent: repeating it after a crash half-way finishes
+// the job, and repeating it on a completed upload returns that upload with
+// no error (and writes no second audit row). A completed upload whose file
+// was deleted, and a cancelled or expired one, refuse it.
 func (s *Service) Complete(ctx context.Context, id string) (*Upload, error) {
 	u, err := s.upload(ctx, id)
 	if err != nil {
@@ -469,6 +472,8 @@ func (s *Service) Complete(ctx context.Context, id string) (*Upload, error) {
 	}
 	switch u.Status {
 	case StatusInitiated, StatusInProgress, StatusCompleting:
+	case StatusCompleted: // a repeat: the same answer, and no second audit row
+		return u, nil
 	default:
 		return nil, stateError(u)
 	}
@@ -549,8 +554,11 @@ func listIndices(idx []int, max int) string {
 	return b.String()
 }
 
-// Cancel abandons an upload and frees its stored chunks. Repeating it after
-// a crash half-way finishes the job.
+// Cancel abandons an upload and frees its stored chunks. It is idempotent:
+// repeating it after a crash half-way finishes the job, and repeating it on
+// a cancelled upload returns that upload with no error (and writes no
+// second audit row). A completed or expired upload refuses it. The upload
+// returned counts no chunks, as none is stored any more.
 func (s *Service) Cancel(ctx context.Context, id string) (*Upload, error) {
 	u, err := s.upload(ctx, id)
 	if err != nil {
@@ -558,6 +566,8 @@ func (s *Service) Cancel(ctx context.Context, id string) (*Upload, error) {
 	}
 	switch u.Status {
 	case StatusInitiated, StatusInProgress, StatusCancelling:
+	case StatusCancelled: // a repeat: the same answer, and no second audit row
+		return freed(u), nil
 	default:
 		return nil, stateError(u)
 	}
@@ -570,18 +580,43 @@ func (s *Service) Cancel(ctx context.Context, id string) (*Upload, error) {
 	done, err := s.Meta.Transition(ctx, id, []Status{StatusCancelling}, StatusCancelled, s.auditEvent(ctx, AuditCancel, u))
 	if HasCode(err, CodeConflict) {
 		if cur, gerr := s.Meta.GetUpload(ctx, id); gerr == nil && cur.Status == StatusCancelled {
-			return cur, nil
+			return freed(cur), nil
 		}
 		return nil, s.conflict(ctx, id, err)
 	}
-	return done, err
+	if err != nil {
+		return nil, err
+	}
+	return freed(done), nil
 }
 
-// Status returns an upload and its recorded chunks.
+// freed returns u as a client should see it: an upload that is cancelled
+// or expired has had its stored chunks freed, so it counts none, whatever
+// the chunk rows and counters of the MetaStore still say (they are kept as
+// they were at the transition; the Service hides them). Other uploads are
+// returned unchanged.
+func freed(u *Upload) *Upload {
+	if u == nil || !chunksFreed(u.Status) {
+		return u
+	}
+	c := *u
+	c.ChunksUploaded, c.BytesUploaded = 0, 0
+	return &c
+}
+
+// chunksFreed reports whether an upload in status st has no stored chunks.
+func chunksFreed(st Status) bool { return st == StatusCancelled || st == StatusExpired }
+
+// Status returns an upload and its stored chunks. A cancelled or expired
+// upload has none: its chunks were freed, so it lists no chunk and counts
+// no chunk and no byte.
 func (s *Service) Status(ctx context.Context, id string) (*Upload, []Chunk, error) {
 	u, err := s.upload(ctx, id)
 	if err != nil {
 		return nil, nil, err
+	}
+	if chunksFreed(u.Status) {
+		return freed(u), nil, nil
 	}
 	chunks, err := s.Meta.ListChunks(ctx, id)
 	if err != nil {

@@ -2,6 +2,7 @@ package apitest
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -192,7 +193,7 @@ func testConcurrentCompletes(t *T) {
 		switch s {
 		case 200:
 			ok++
-		case 409:
+		case 409: // UPLOAD_BUSY: another complete is half-way
 		default:
 			t.Fatalf("concurrent complete answered %d", s)
 		}
@@ -202,6 +203,10 @@ func testConcurrentCompletes(t *T) {
 	}
 	if st := t.Status(u); st["status"] != "completed" {
 		t.Fatalf("status %v", st["status"])
+	}
+	// Once it is completed, a repeat answers 200 (complete is idempotent).
+	if m := t.WantOK(t.Complete(u)); m["status"] != "completed" || m["r2_key"] != u.Key {
+		t.Fatalf("complete after the race answered %v", m)
 	}
 	if got := t.Do("GET", FilePath(u.Key), nil, nil); !bytes.Equal(got.Body, u.Data) {
 		t.Fatal("file differs after concurrent completes")
@@ -230,4 +235,10 @@ func testChunksRaceCancel(t *T) {
 		t.Fatalf("a chunk revived a cancelled upload: %v", st["status"])
 	}
 	t.WantError(t.Complete(u), 409, "UPLOAD_CANCELLED")
+	if m := t.WantOK(t.Cancel(u)); m["status"] != "cancelled" {
+		t.Fatalf("repeated cancel answered %v", m)
+	}
+	if st := t.Status(u); st["chunks_uploaded"] != 0.0 || st["bytes_uploaded"] != 0.0 || fmt.Sprint(st["chunks"]) != "[]" {
+		t.Fatalf("status of the cancelled upload counts chunks: %v", st)
+	}
 }

@@ -179,29 +179,56 @@ func testMissingChunks(t *T) {
 	t.WantOK(t.Complete(u))
 }
 
+// testAfterComplete: a repeated complete answers 200 with the first
+// answer's body (complete is idempotent); a chunk or a cancel after it
+// answers 409 UPLOAD_COMPLETED.
 func testAfterComplete(t *T) {
 	u := t.Init("done.bin", "", threeChunks(7), NewUserID())
-	t.UploadAll(u)
+	for i := 0; i < u.Chunks; i++ {
+		t.SendChunk(u, i)
+	}
+	first := t.WantOK(t.Complete(u))
+	for range 2 {
+		if again := t.WantOK(t.Complete(u)); fmt.Sprint(again) != fmt.Sprint(first) {
+			t.Fatalf("repeated complete answered %v, the first %v", again, first)
+		}
+	}
+	if first["upload_id"] != u.ID || first["r2_key"] != u.Key || first["status"] != "completed" || len(first) != 3 {
+		t.Fatalf("complete answered %v", first)
+	}
 	t.WantError(t.PutChunk(u, 0, u.Chunk(0)), 409, "UPLOAD_COMPLETED")
-	t.WantError(t.Complete(u), 409, "UPLOAD_COMPLETED")
 	t.WantError(t.Cancel(u), 409, "UPLOAD_COMPLETED")
+	t.WantOK(t.Complete(u))
 	if got := t.Do("GET", FilePath(u.Key), nil, nil); !bytes.Equal(got.Body, u.Data) {
 		t.Fatal("file changed after late requests")
 	}
 }
 
+// testAfterCancel: a repeated cancel answers 200 with the first answer's
+// body (cancel is idempotent); a chunk or a complete after it answers 409
+// UPLOAD_CANCELLED; the status says what is stored: no chunk, no byte.
 func testAfterCancel(t *T) {
 	u := t.Init("gone.bin", "", threeChunks(8), NewUserID())
 	t.SendChunk(u, 0)
+	t.SendChunk(u, 2)
 	m := t.WantOK(t.Cancel(u))
-	if m["upload_id"] != u.ID || m["status"] != "cancelled" {
+	if m["upload_id"] != u.ID || m["status"] != "cancelled" || len(m) != 2 {
 		t.Fatalf("cancel response %v", m)
+	}
+	for range 2 {
+		if again := t.WantOK(t.Cancel(u)); fmt.Sprint(again) != fmt.Sprint(m) {
+			t.Fatalf("repeated cancel answered %v, the first %v", again, m)
+		}
 	}
 	t.WantError(t.PutChunk(u, 1, u.Chunk(1)), 409, "UPLOAD_CANCELLED")
 	t.WantError(t.Complete(u), 409, "UPLOAD_CANCELLED")
-	t.WantError(t.Cancel(u), 409, "UPLOAD_CANCELLED")
-	if st := t.Status(u); st["status"] != "cancelled" {
+	st := t.Status(u)
+	if st["status"] != "cancelled" {
 		t.Fatalf("status %v", st["status"])
+	}
+	if st["chunks_uploaded"] != 0.0 || st["bytes_uploaded"] != 0.0 || fmt.Sprint(st["chunks"]) != "[]" {
+		t.Fatalf("status after cancel counts chunks that are gone: chunks_uploaded %v, bytes_uploaded %v, chunks %v",
+			st["chunks_uploaded"], st["bytes_uploaded"], st["chunks"])
 	}
 	t.WantError(t.Do("GET", FilePath(u.Key), nil, nil), 404, "NOT_FOUND")
 }
