@@ -19,8 +19,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -126,14 +129,32 @@ func (s *Store) dbError(ctx context.Context, err error) error {
 }
 
 // connectionLost reports whether err is a failure of the connection rather
-// than of a statement: not a PostgreSQL error short of FATAL, and not the
-// caller's own cancellation.
+// than of a statement, so that the pool should drop its connections: a
+// PostgreSQL error of severity FATAL or PANIC or of SQLSTATE class 08
+// (connection exception), a failure to connect (*pgconn.ConnectError), a
+// network error, or the connection's stream ending (io.EOF,
+// io.ErrUnexpectedEOF). Anything else (a statement's error, a row that does
+// not scan, the caller's own cancellation) leaves the pool alone: one bad
+// row must not drop every connection.
 func connectionLost(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil {
+		return false
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		return pgErr.Severity == "FATAL" || pgErr.Severity == "PANIC"
+		return pgErr.Severity == "FATAL" || pgErr.Severity == "PANIC" || strings.HasPrefix(pgErr.Code, "08")
 	}
-	return ctx.Err() == nil
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &connectErr), errors.As(err, &netErr):
+		return true
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE):
+		return true
+	}
+	return false
 }
 
 // isKeyTaken reports whether err violates the key reservation index.
