@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -498,7 +499,7 @@ func (s *Service) Complete(ctx context.Context, id string) (*Upload, error) {
 	}
 	if _, err := s.Objects.CompleteMultipart(ctx, multipartOf(u), u.StoreHandle, chunks); err != nil {
 		if HasCode(err, CodeInvalidPart) {
-			_, _ = s.Meta.Transition(ctx, id, []Status{StatusCompleting}, StatusInProgress)
+			return nil, s.refusedParts(ctx, u, chunks, err)
 		}
 		if HasCode(err, CodeUploadNotFound) { // another instance may be completing it right now
 			if cur, gerr := s.Meta.GetUpload(ctx, id); gerr == nil {
@@ -520,6 +521,44 @@ func (s *Service) Complete(ctx context.Context, id string) (*Upload, error) {
 		return nil, s.conflict(ctx, id, err)
 	}
 	return done, err
+}
+
+// refusedParts handles a complete whose parts the object store refused
+// (CodeInvalidPart, cause): it forgets the refused chunks, moves the upload
+// back to taking chunks and answers CodeChunksMissing with their indices, so
+// that a client sends them again and completes, instead of repeating a
+// complete that would fail the same way forever. The refused chunks are
+// those in the store's Error.Missing; a store that cannot tell which (no
+// Missing) refuses them all, so every recorded chunk is forgotten.
+func (s *Service) refusedParts(ctx context.Context, u *Upload, chunks []Chunk, cause error) error {
+	var refused []int
+	var se *Error
+	if errors.As(cause, &se) {
+		refused = se.Missing
+	}
+	if len(refused) == 0 {
+		for _, c := range chunks {
+			refused = append(refused, c.Index)
+		}
+	}
+	refused = slices.Compact(slices.Sorted(slices.Values(refused)))
+	s.logger().WarnContext(ctx, "the object store refused parts at complete; forgetting them",
+		"upload_id", u.ID, "chunks", listIndices(refused, 20), "err", cause)
+	for _, i := range refused {
+		if err := s.Meta.ForgetChunk(ctx, u.ID, i, []Status{StatusCompleting}); err != nil {
+			return s.conflict(ctx, u.ID, err)
+		}
+	}
+	back := StatusInProgress
+	if len(refused) >= len(chunks) {
+		back = StatusInitiated
+	}
+	if _, err := s.Meta.Transition(ctx, u.ID, []Status{StatusCompleting}, back); err != nil && !HasCode(err, CodeConflict) {
+		return err
+	}
+	return &Error{Code: CodeChunksMissing, Missing: refused, Err: cause,
+		Message: fmt.Sprintf("the object store does not hold %d of %d chunks as recorded; send them again: %s",
+			len(refused), u.TotalChunks, listIndices(refused, 20))}
 }
 
 func missingChunks(u *Upload, chunks []Chunk) []int {

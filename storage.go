@@ -206,8 +206,11 @@ type ObjectStore interface {
 	// object was already completed by an earlier call it returns its info.
 	// It never overwrites an object of another upload. Errors:
 	// CodeUploadNotFound when neither the multipart upload nor the object
-	// exists, CodeInvalidPart when the stored parts do not match chunks,
-	// CodeStorage.
+	// exists, CodeInvalidPart when the stored parts do not match chunks
+	// (with the indices of the chunks it does not hold as given in the
+	// Error's Missing, where the store can tell; the Service forgets those
+	// chunks, or all of them when Missing is empty, and answers
+	// CodeChunksMissing), CodeStorage.
 	CompleteMultipart(ctx context.Context, m MultipartInfo, handle string, chunks []Chunk) (ObjectInfo, error)
 
 	// AbortMultipart frees the stored chunks of an upload. It is idempotent:

@@ -260,10 +260,13 @@ func stillUpload(f *os.File, path string) error {
 	return nil
 }
 
-// checkChunks checks that chunks lists every chunk of m once with its length.
+// checkChunks checks that chunks lists every chunk of m once with its
+// length. Its CodeInvalidPart lists in Missing the chunks not listed or
+// listed with a wrong length, where that tells them.
 func checkChunks(m storage.MultipartInfo, chunks []storage.Chunk) error {
 	if len(chunks) != m.TotalChunks {
-		return storage.Errorf(storage.CodeInvalidPart, "%d chunks given, the upload has %d", len(chunks), m.TotalChunks)
+		return &storage.Error{Code: storage.CodeInvalidPart, Missing: absent(m, chunks),
+			Message: fmt.Sprintf("%d chunks given, the upload has %d", len(chunks), m.TotalChunks)}
 	}
 	seen := make([]bool, m.TotalChunks)
 	for _, c := range chunks {
@@ -273,11 +276,29 @@ func checkChunks(m storage.MultipartInfo, chunks []storage.Chunk) error {
 		case seen[c.Index]:
 			return storage.Errorf(storage.CodeInvalidPart, "chunk %d is listed twice", c.Index)
 		case c.Size != chunkLen(m, c.Index):
-			return storage.Errorf(storage.CodeInvalidPart, "chunk %d has %d bytes, want %d", c.Index, c.Size, chunkLen(m, c.Index))
+			return &storage.Error{Code: storage.CodeInvalidPart, Missing: []int{c.Index},
+				Message: fmt.Sprintf("chunk %d has %d bytes, want %d", c.Index, c.Size, chunkLen(m, c.Index))}
 		}
 		seen[c.Index] = true
 	}
 	return nil
+}
+
+// absent returns the indices of m's chunks that chunks does not list.
+func absent(m storage.MultipartInfo, chunks []storage.Chunk) []int {
+	seen := make([]bool, m.TotalChunks)
+	for _, c := range chunks {
+		if c.Index >= 0 && c.Index < m.TotalChunks {
+			seen[c.Index] = true
+		}
+	}
+	var out []int
+	for i, ok := range seen {
+		if !ok {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // multipartETag returns a quoted tag over the chunks' tags in order, with

@@ -49,6 +49,7 @@ func RunConformance(t *testing.T, newStore func(t *testing.T) storage.ObjectStor
 	t.Run("ContextCancelledDuringWrite", func(t *testing.T) { testContextCancelled(t, newStore(t)) })
 	t.Run("CompleteIdempotent", func(t *testing.T) { testCompleteIdempotent(t, newStore(t)) })
 	t.Run("CompleteInvalidPart", func(t *testing.T) { testCompleteInvalidPart(t, newStore(t)) })
+	t.Run("CompleteWrongETag", func(t *testing.T) { testCompleteWrongETag(t, newStore(t)) })
 	t.Run("Abort", func(t *testing.T) { testAbort(t, newStore(t)) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, newStore(t)) })
 	t.Run("ListMultipart", func(t *testing.T) { testListMultipart(t, newStore(t)) })
@@ -633,4 +634,33 @@ func testDelete(t *testing.T, s storage.ObjectStore) {
 		}
 	}
 	kept.checkObject(s, "")
+}
+
+// testCompleteWrongETag: a chunk recorded with a tag the store does not
+// hold either completes with the stored bytes (a store that reconciles with
+// its own part list, or keeps no tags) or fails with CodeInvalidPart naming
+// exactly that chunk in Missing, so that the Service can ask for it again.
+func testCompleteWrongETag(t *testing.T, s storage.ObjectStore) {
+	u := newUpload(t, 2*chunkSize+500)
+	u.create(s)
+	chunks := u.writeAll(s)
+	chunks[1].ETag = `"0123456789abcdef0123456789abcdef"`
+	_, err := s.CompleteMultipart(t.Context(), u.m, u.handle, chunks)
+	if err == nil {
+		u.checkObject(s, "")
+		return
+	}
+	var se *storage.Error
+	if !errors.As(err, &se) || se.Code != storage.CodeInvalidPart || fmt.Sprint(se.Missing) != "[1]" {
+		t.Fatalf("CompleteMultipart with a wrong tag for chunk 1: %v (Missing %v), want success or INVALID_PART with Missing [1]", err, missingOf(err))
+	}
+}
+
+// missingOf returns the Missing of a *storage.Error in err.
+func missingOf(err error) []int {
+	var se *storage.Error
+	if errors.As(err, &se) {
+		return se.Missing
+	}
+	return nil
 }

@@ -405,7 +405,8 @@ func chunkLen(m storage.MultipartInfo, i int) int64 {
 }
 
 // reconcile lists the stored parts and returns them as the part list when
-// every chunk has a part of the expected size.
+// every chunk has a part of the expected size; otherwise CodeInvalidPart
+// with the indices of the absent or wrong-sized parts in Missing.
 func (s *Store) reconcile(ctx context.Context, m storage.MultipartInfo, handle string) ([]types.CompletedPart, error) {
 	stored := make(map[int32]types.Part, m.TotalChunks)
 	pages := s3.NewListPartsPaginator(s.client, &s3.ListPartsInput{
@@ -427,13 +428,16 @@ func (s *Store) reconcile(ctx context.Context, m storage.MultipartInfo, handle s
 	}
 	parts := make([]types.CompletedPart, m.TotalChunks)
 	var bad []string
+	var missing []int
 	for i := range parts {
 		p, ok := stored[int32(i+1)]
 		switch {
 		case !ok:
 			bad = append(bad, fmt.Sprintf("%d missing", i))
+			missing = append(missing, i)
 		case aws.ToInt64(p.Size) != chunkLen(m, i):
 			bad = append(bad, fmt.Sprintf("%d has %d bytes, want %d", i, aws.ToInt64(p.Size), chunkLen(m, i)))
+			missing = append(missing, i)
 		}
 		parts[i] = types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: p.ETag}
 	}
@@ -441,7 +445,8 @@ func (s *Store) reconcile(ctx context.Context, m storage.MultipartInfo, handle s
 		if len(bad) > 10 {
 			bad = append(bad[:10], fmt.Sprintf("and %d more", len(bad)-10))
 		}
-		return nil, storage.Errorf(storage.CodeInvalidPart, "stored parts do not match the chunks: chunk %s", strings.Join(bad, ", "))
+		return nil, &storage.Error{Code: storage.CodeInvalidPart, Missing: missing,
+			Message: "stored parts do not match the chunks: chunk " + strings.Join(bad, ", ")}
 	}
 	return parts, nil
 }
