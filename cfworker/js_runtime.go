@@ -26,8 +26,9 @@ import (
 
 // request is the JavaScript side of one Worker request.
 type request struct {
-	rc   js.Value // the shim's RequestContext
-	body *jsBody  // nil when the request has no body
+	rc   js.Value        // the shim's RequestContext
+	body *jsBody         // nil when the request has no body
+	w    *responseWriter // nil for a scheduled event
 }
 
 type requestKey struct{}
@@ -56,11 +57,17 @@ var operations = struct {
 
 // call posts operation op with args to the request in ctx and waits for its
 // result. A failed operation gives a *BindingError, or a *storage.Error
-// CodeIncompleteBody when the request body broke off.
+// CodeIncompleteBody when the request body broke off. When ctx ends first
+// (a platform promise that never settles, a request whose handler gave up)
+// call stops waiting and returns an error wrapping ctx's error; the
+// operation's late result, if it ever comes, is dropped.
 func call(ctx context.Context, op string, args ...any) (js.Value, error) {
 	req := requestOf(ctx)
 	if req == nil {
 		return js.Undefined(), fmt.Errorf("cfworker: %s called outside a Worker request", op)
+	}
+	if err := ctx.Err(); err != nil {
+		return js.Undefined(), fmt.Errorf("cfworker: %s not started: %w", op, err)
 	}
 	ch := make(chan opResult, 1)
 	operations.Lock()
@@ -69,8 +76,28 @@ func call(ctx context.Context, op string, args ...any) (js.Value, error) {
 	operations.waiting[id] = waiter{op: op, ch: ch}
 	operations.Unlock()
 	req.rc.Call("post", id, op, args)
-	r := <-ch
-	return r.val, r.err
+	select {
+	case r := <-ch:
+		return r.val, r.err
+	case <-ctx.Done():
+		operations.Lock()
+		_, pending := operations.waiting[id]
+		delete(operations.waiting, id)
+		operations.Unlock()
+		if !pending { // resume delivered the result meanwhile
+			r := <-ch
+			return r.val, r.err
+		}
+		return js.Undefined(), fmt.Errorf("cfworker: %s abandoned: %w", op, ctx.Err())
+	}
+}
+
+// pendingOperations is the number of operations posted and not yet
+// resumed or abandoned (for tests).
+func pendingOperations() int {
+	operations.Lock()
+	defer operations.Unlock()
+	return len(operations.waiting)
 }
 
 // resume is called by the shim with (id, error or null, value).
@@ -141,8 +168,12 @@ func serveScheduled(sch Scheduler, log *slog.Logger, rc js.Value, cron string, a
 // serveRequest runs h for the request rc and posts the response.
 func serveRequest(h http.Handler, log *slog.Logger, rc js.Value) {
 	req := &request{rc: rc}
-	ctx := context.WithValue(context.Background(), requestKey{}, req)
+	// The request's context ends when its response is done, so that no
+	// goroutine it left behind waits on the bridge for ever.
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), requestKey{}, req))
+	defer cancel()
 	w := newResponseWriter(ctx)
+	req.w = w
 	defer func() {
 		if v := recover(); v != nil {
 			log.Error("panic while serving a request", "panic", v, "stack", string(debug.Stack()))

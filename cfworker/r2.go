@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -26,6 +28,60 @@ type ObjectStore struct {
 }
 
 var _ storage.ObjectStore = (*ObjectStore)(nil)
+
+// ObjectServer is an optional capability of an R2 binding (JSR2 has it):
+// handing a stored object's bytes to the client without reading them.
+type ObjectServer interface {
+	// ServeObject makes the object at key (of size bytes and ETag etag),
+	// from offset, the body of the response of the request in ctx, when
+	// the status and headers that response has so far say the body is
+	// exactly a run of the object's bytes from offset (what
+	// http.ServeContent sets before it copies). It returns false, having
+	// done nothing, when they do not; the bytes must then be read and
+	// written as usual.
+	ServeObject(ctx context.Context, key, etag string, offset, size int64) (bool, error)
+}
+
+// servableRange reports whether a response of status and headers h whose
+// body is not started has a body that is exactly length bytes of an object
+// of size bytes from offset, as http.ServeContent makes them: 200 with a
+// Content-Length of size from offset 0, or 206 with a Content-Length and a
+// single Content-Range "bytes offset-last/size" that agree; no
+// Content-Encoding; length more than 0. A multi-range answer
+// (multipart/byteranges), a HEAD's or a 304's never reads the object.
+func servableRange(status int, h http.Header, offset, size int64) (length int64, ok bool) {
+	length, ok = contentLength(h)
+	if !ok || length <= 0 || offset < 0 || offset+length > size || h.Get("Content-Encoding") != "" {
+		return 0, false
+	}
+	switch status {
+	case http.StatusOK:
+		ok = offset == 0 && length == size && h.Get("Content-Range") == ""
+	case http.StatusPartialContent:
+		ok = h.Get("Content-Range") == fmt.Sprintf("bytes %d-%d/%d", offset, offset+length-1, size)
+	default:
+		ok = false
+	}
+	if !ok {
+		return 0, false
+	}
+	return length, true
+}
+
+// contentLength returns the Content-Length of h, if it has a valid one.
+func contentLength(h http.Header) (int64, bool) {
+	v := h.Get("Content-Length")
+	if v == "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// ErrBodyServed is what a stored object's Read returns once its bytes
+// were handed to the response (see ObjectServer): the reader must stop,
+// and has nothing more to write.
+var ErrBodyServed = errors.New("cfworker: the object's bytes are streamed to the client by R2")
 
 // r2Error translates a binding failure: R2's "no such upload" into
 // CodeUploadNotFound, "invalid part" into CodeInvalidPart, anything else
@@ -172,20 +228,38 @@ func (s *ObjectStore) Ping(ctx context.Context) error {
 func (s *ObjectStore) Describe() string { return "r2:" + s.Name }
 
 // object reads a stored object with ranged gets: the first Read after a
-// Seek starts a stream from the offset to the end.
+// Seek starts a stream from the offset to the end. Before it starts one,
+// Read offers the object to the response (when the bucket is an
+// ObjectServer): when http.ServeContent has set the status and headers of
+// a single range or the whole file, R2 streams those bytes to the client,
+// and Read returns ErrBodyServed (which ServeContent ignores).
 type object struct {
 	ctx    context.Context
 	bucket R2
 	info   storage.ObjectInfo
 	off    int64
 	body   io.ReadCloser
+	served bool // R2 streams it to the client
 }
 
 func (o *object) Info() storage.ObjectInfo { return o.info }
 
 func (o *object) Read(p []byte) (int, error) {
+	if o.served {
+		return 0, ErrBodyServed
+	}
 	if o.off >= o.info.Size {
 		return 0, io.EOF
+	}
+	if srv, ok := o.bucket.(ObjectServer); ok && o.body == nil {
+		served, err := srv.ServeObject(o.ctx, o.info.Key, o.info.ETag, o.off, o.info.Size)
+		if err != nil {
+			return 0, storage.Wrap(storage.CodeStorage, err, "the object store could not be read")
+		}
+		if served {
+			o.served = true
+			return 0, ErrBodyServed
+		}
 	}
 	if o.body == nil {
 		body, err := o.bucket.Get(o.ctx, o.info.Key, o.off, o.info.Size-o.off)

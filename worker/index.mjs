@@ -9,7 +9,8 @@
 // Goroutines may run while another request's JavaScript entered Go, so Go
 // never touches a binding or a stream itself; and a request that waits for Go
 // holds a timer so that workerd does not take it for hung. Bodies stay in
-// JavaScript: a chunk goes from request.body to R2 uploadPart untouched.
+// JavaScript: a chunk goes from request.body to R2 uploadPart untouched, and
+// a download from R2 get to the Response.
 import "./build/wasm_exec.js";
 import wasmModule from "./build/memenow.wasm";
 
@@ -146,18 +147,40 @@ const operations = {
     rc.finished = true;
     return null;
   },
-  respond: async (rc, status, headers, body, length) => {
+  // The response. Go starts it with exactly one of respond, respond.stream
+  // and respond.r2 (see cfworker/js_http.go): respond is the whole response
+  // and ends it; the other two are ended by end.
+  respond: async (rc, status, headers, body) => {
     await rc.drain();
     const nullBody = rc.request.method === "HEAD" || NULL_BODY_STATUS.has(status);
-    if (length === -1 || nullBody) {
-      rc.settle(new Response(nullBody ? null : body, { status, headers }));
-      if (nullBody && length !== -1) rc.writer = null; // writes of a HEAD are dropped
-      else rc.finished = true;
+    rc.settle(new Response(nullBody ? null : body, { status, headers }));
+    rc.finished = true;
+    return null;
+  },
+  // A body Go writes piece by piece: of length bytes, or of unknown length
+  // when length is null.
+  "respond.stream": async (rc, status, headers, length) => {
+    await rc.drain();
+    if (rc.request.method === "HEAD" || NULL_BODY_STATUS.has(status)) {
+      rc.settle(new Response(null, { status, headers }));
+      rc.writer = null; // writes of a HEAD are dropped
       return null;
     }
-    const { readable, writable } = length >= 0 ? new FixedLengthStream(length) : new TransformStream();
+    const { readable, writable } = length === null ? new TransformStream() : new FixedLengthStream(length);
     rc.writer = writable.getWriter();
     rc.settle(new Response(readable, { status, headers }));
+    return null;
+  },
+  // A body that is length bytes of an R2 object from offset: R2's stream
+  // goes to the client as it is, no byte enters Go. The get fails when the
+  // object is no longer the one Go described (another ETag).
+  "respond.r2": async (rc, status, headers, key, etag, offset, length) => {
+    await rc.drain();
+    const obj = await rc.env.STORAGE_BUCKET.get(key, { range: { offset, length }, onlyIf: { etagMatches: etag } });
+    if (!obj) throw new Error("no object at the key (10007)");
+    if (!obj.body) throw new Error("the object changed since it was opened");
+    rc.settle(new Response(obj.body, { status, headers }));
+    rc.writer = null;
     return null;
   },
   write: async (rc, chunk) => { if (rc.writer) await rc.writer.write(chunk); return null; },
