@@ -14,6 +14,13 @@ import (
 // request body limit of the Free and Pro plans.
 const DefaultChunkSize = 95 << 20
 
+// DefaultMaxRequestBody is the largest request body, and so the largest
+// chunk, the Worker accepts by default: 95 MiB (99,614,720 bytes), the 100 MB
+// that Cloudflare accepts on the Free and Pro plans less 385 KB of headroom.
+// Business (200 MB) and Enterprise (500 MB) accounts may raise it with the
+// max_request_body setting.
+const DefaultMaxRequestBody = 95 << 20
+
 // ConfigKey is the KV key of the configuration.
 const ConfigKey = "config"
 
@@ -21,14 +28,19 @@ const ConfigKey = "config"
 const DefaultConfigTTL = 30 * time.Second
 
 // Settings is the configuration kept in KV under ConfigKey, as JSON
-// {"database_name", "max_file_size", "chunk_size", "max_open_uploads",
-// "max_open_bytes", "user_quota"}. Absent fields take their defaults, and
-// so do zero or negative sizes; a zero quota field is no limit, as with
-// serve's flags of the same names.
+// {"database_name", "max_file_size", "chunk_size", "max_request_body",
+// "max_open_uploads", "max_open_bytes", "user_quota"}. Absent fields take
+// their defaults, and so do zero or negative sizes; a zero quota field is
+// no limit, as with serve's flags of the same names.
 type Settings struct {
 	DatabaseName string `json:"database_name"`
 	MaxFileSize  int64  `json:"max_file_size"`
 	ChunkSize    int64  `json:"chunk_size"`
+	// MaxRequestBody is the largest request body Cloudflare accepts for the
+	// account's plan (less headroom): no chunk may be larger, so it caps
+	// the chunk_size a client may ask for at init. 5 MiB to 5 GiB;
+	// DefaultMaxRequestBody when absent or out of that range.
+	MaxRequestBody int64 `json:"max_request_body"`
 	// MaxOpenUploads, MaxOpenBytes and UserQuota are the per-user quota
 	// (storage.Quota's MaxOpenUploads, MaxOpenBytes, MaxStoredBytes),
 	// checked by the D1 store in the statement that inserts an upload.
@@ -43,15 +55,18 @@ type Settings struct {
 func DefaultSettings() Settings {
 	q := storage.DefaultQuota()
 	return Settings{DatabaseName: "memenow-uploads", MaxFileSize: storage.DefaultMax, ChunkSize: DefaultChunkSize,
-		MaxOpenUploads: q.MaxOpenUploads, MaxOpenBytes: q.MaxOpenBytes, UserQuota: q.MaxStoredBytes}
+		MaxRequestBody: DefaultMaxRequestBody, MaxOpenUploads: q.MaxOpenUploads, MaxOpenBytes: q.MaxOpenBytes, UserQuota: q.MaxStoredBytes}
 }
 
 // ServiceConfig returns the Service limits of s. Client-chosen chunk sizes
-// may range from 5 MiB up to the default chunk size (so that they fit in a
-// request body) or the configured one when it is larger.
+// may range from 5 MiB up to MaxRequestBody, so that every chunk fits in a
+// request body Cloudflare accepts: a larger chunk_size is refused at init
+// with INVALID_FIELD naming the limit, instead of each of its chunks
+// failing with Cloudflare's own 413 page.
 func (s Settings) ServiceConfig() storage.Config {
 	c := storage.DefaultConfig()
 	c.MaxFileSize, c.ChunkSize = s.MaxFileSize, s.ChunkSize
+	c.MaxChunkSize = min(c.MaxChunkSize, s.MaxRequestBody)
 	c.Quota = storage.Quota{MaxOpenUploads: s.MaxOpenUploads, MaxOpenBytes: s.MaxOpenBytes, MaxStoredBytes: s.UserQuota}
 	return c
 }
@@ -62,6 +77,7 @@ type settingsJSON struct {
 	DatabaseName   string `json:"database_name"`
 	MaxFileSize    int64  `json:"max_file_size"`
 	ChunkSize      int64  `json:"chunk_size"`
+	MaxRequestBody int64  `json:"max_request_body"`
 	MaxOpenUploads *int   `json:"max_open_uploads"`
 	MaxOpenBytes   *int64 `json:"max_open_bytes"`
 	UserQuota      *int64 `json:"user_quota"`
@@ -95,12 +111,21 @@ func ParseSettings(raw string) (Settings, error) {
 	if in.ChunkSize > 0 {
 		s.ChunkSize = in.ChunkSize
 	}
+	if in.MaxRequestBody >= storage.MinChunkSize && in.MaxRequestBody <= storage.MaxChunkSize {
+		s.MaxRequestBody = in.MaxRequestBody
+	}
+	// An invalid combination falls back one field at a time: the chunk size
+	// (the default, within the request body limit), then the file size,
+	// then the request body limit.
+	d := DefaultSettings()
 	if s.ServiceConfig().Validate() != nil {
-		if d := DefaultSettings(); (Settings{DatabaseName: d.DatabaseName, MaxFileSize: s.MaxFileSize, ChunkSize: d.ChunkSize}).ServiceConfig().Validate() == nil {
-			s.ChunkSize = d.ChunkSize
-		} else {
-			s.MaxFileSize, s.ChunkSize = d.MaxFileSize, d.ChunkSize
-		}
+		s.ChunkSize = min(d.ChunkSize, s.MaxRequestBody)
+	}
+	if s.ServiceConfig().Validate() != nil {
+		s.MaxFileSize = d.MaxFileSize
+	}
+	if s.ServiceConfig().Validate() != nil {
+		s.MaxFileSize, s.ChunkSize, s.MaxRequestBody = d.MaxFileSize, d.ChunkSize, d.MaxRequestBody
 	}
 	return s, nil
 }
