@@ -9,6 +9,7 @@ import (
 	"time"
 
 	storage "github.com/memenow/memenow-storage"
+	"github.com/memenow/memenow-storage/internal/sqlquery"
 )
 
 // MetaStore is the storage.MetaStore on Cloudflare D1. It uses the SQLite
@@ -81,16 +82,16 @@ func (s *MetaStore) CreateUpload(ctx context.Context, u *storage.Upload, q stora
 		}
 		return createError(err)
 	}
-	held := heldSQL(q)
+	held := sqlquery.Usage(q)
 	res, err := s.DB.Batch(ctx, append([]Statement{
-		{SQL: held, Params: heldArgs(q, u.UserID)},
+		{SQL: held, Params: sqlquery.UsageArgs(q, u.UserID)},
 		{SQL: `INSERT INTO uploads (` + uploadColumns + `)
 			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM (` + held + `) AS held
 			WHERE (? = 0 OR held.open_uploads < ?)
 				AND (? = 0 OR held.open_bytes + ? <= ?)
 				AND (? = 0 OR held.stored_bytes + ? <= ?)
 			RETURNING id`,
-			Params: cat(row, heldArgs(q, u.UserID), []any{
+			Params: cat(row, sqlquery.UsageArgs(q, u.UserID), []any{
 				q.MaxOpenUploads, q.MaxOpenUploads,
 				q.MaxOpenBytes, u.TotalSize, q.MaxOpenBytes,
 				q.MaxStoredBytes, u.TotalSize, q.MaxStoredBytes})},
@@ -118,43 +119,6 @@ func createError(err error) error {
 		return storage.Wrap(storage.CodeKeyTaken, err, "the key is reserved by another upload")
 	}
 	return dbError(err)
-}
-
-// heldSQL counts the holdings of one user for q, from the partial indexes
-// uploads_open and uploads_completed (whose conditions it repeats): the
-// open uploads' count and bytes, and the bytes of the open uploads and
-// completed files (0 when q does not limit stored bytes). Its parameters
-// are heldArgs.
-func heldSQL(q storage.Quota) string {
-	completed := `SELECT 0 AS bytes`
-	if q.MaxStoredBytes > 0 {
-		completed = `SELECT COALESCE(SUM(total_size), 0) AS bytes FROM uploads WHERE user_id = ? AND status = 'completed'`
-	}
-	return `SELECT o.n AS open_uploads, o.bytes AS open_bytes, o.bytes + c.bytes AS stored_bytes
-		FROM (SELECT COUNT(*) AS n, COALESCE(SUM(total_size), 0) AS bytes FROM uploads
-			WHERE user_id = ? AND status IN (` + statusList(storage.OpenStatuses) + `)) AS o,
-		(` + completed + `) AS c`
-}
-
-// heldArgs returns the parameters of heldSQL(q) for user.
-func heldArgs(q storage.Quota, user string) []any {
-	if q.MaxStoredBytes > 0 {
-		return []any{user, user}
-	}
-	return []any{user}
-}
-
-// statusList returns sts as a literal SQL list, 'a', 'b' (the statuses are
-// the domain's constants).
-func statusList(sts []storage.Status) string {
-	var b strings.Builder
-	for i, st := range sts {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("'" + strings.ReplaceAll(string(st), "'", "''") + "'")
-	}
-	return b.String()
 }
 
 // GetUpload returns upload id. Errors: CodeUploadNotFound, CodeDatabase.

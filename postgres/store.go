@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	storage "github.com/memenow/memenow-storage"
+	"github.com/memenow/memenow-storage/internal/sqlquery"
 )
 
 const uploadColumns = `id, file_name, total_size, user_id, user_role, content_type,
@@ -98,19 +99,6 @@ func userLockKey(userID string) int32 {
 	return int32(h.Sum32())
 }
 
-// statusList returns sts as a literal SQL list, 'a', 'b' (the statuses are
-// the domain's constants).
-func statusList(sts []storage.Status) string {
-	var b strings.Builder
-	for i, st := range sts {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("'" + strings.ReplaceAll(string(st), "'", "''") + "'")
-	}
-	return b.String()
-}
-
 // quotaInsertSQL counts the holdings of user $4 for q (from the partial
 // indexes uploads_open and uploads_completed, whose conditions it repeats)
 // and inserts the
@@ -126,7 +114,7 @@ func quotaInsertSQL(q storage.Quota) string {
 	return `WITH held AS (
 			SELECT o.n AS open_uploads, o.bytes AS open_bytes, o.bytes + c.bytes AS stored_bytes
 			FROM (SELECT COUNT(*) AS n, COALESCE(SUM(total_size), 0)::bigint AS bytes FROM uploads
-				WHERE user_id = $4 AND status IN (` + statusList(storage.OpenStatuses) + `)) AS o,
+				WHERE user_id = $4 AND status IN (` + sqlquery.StatusList(storage.OpenStatuses) + `)) AS o,
 			(` + completed + `) AS c
 		), ins AS (
 			INSERT INTO uploads (` + uploadColumns + `)

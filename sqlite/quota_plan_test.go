@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	storage "github.com/memenow/memenow-storage"
+	"github.com/memenow/memenow-storage/internal/sqlquery"
 )
 
 // TestQuotaQueriesReadOnlyTheirIndexes checks that the quota queries match
@@ -21,8 +22,8 @@ func TestQuotaQueriesReadOnlyTheirIndexes(t *testing.T) {
 		args    []any
 		indexes []string
 	}{
-		{"open uploads", usageSQL(storage.DefaultQuota()), []any{"u"}, []string{"uploads_open"}},
-		{"stored bytes", usageSQL(storage.Quota{MaxStoredBytes: 1}), []any{"u", "u"}, []string{"uploads_open", "uploads_completed"}},
+		{"open uploads", sqlquery.Usage(storage.DefaultQuota()), []any{"u"}, []string{"uploads_open"}},
+		{"stored bytes", sqlquery.Usage(storage.Quota{MaxStoredBytes: 1}), []any{"u", "u"}, []string{"uploads_open", "uploads_completed"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rows, err := s.r.Query("EXPLAIN QUERY PLAN "+tc.sql, tc.args...)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	storage "github.com/memenow/memenow-storage"
+	"github.com/memenow/memenow-storage/internal/sqlquery"
 )
 
 const uploadColumns = `id, file_name, total_size, user_id, user_role, content_type,
@@ -326,45 +327,6 @@ func statusArgs(from []storage.Status) []any {
 	return args
 }
 
-// statusList returns sts as a literal SQL list, 'a', 'b': the statuses are
-// the domain's constants, and a literal list lets SQLite match the query to
-// a partial index over the same list.
-func statusList(sts []storage.Status) string {
-	var b strings.Builder
-	for i, st := range sts {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("'" + strings.ReplaceAll(string(st), "'", "''") + "'")
-	}
-	return b.String()
-}
-
-// usageSQL counts a user's holdings for q: one row of the open uploads'
-// count and bytes, and the bytes of the open uploads and completed files
-// (0 when q does not limit stored bytes). Its parameters are the user's id,
-// once, or twice when q limits stored bytes. The conditions are those of
-// the partial indexes uploads_open and uploads_completed, which serve it
-// alone.
-func usageSQL(q storage.Quota) string {
-	completed := `SELECT 0 AS bytes`
-	if q.MaxStoredBytes > 0 {
-		completed = `SELECT COALESCE(SUM(total_size), 0) AS bytes FROM uploads WHERE user_id = ? AND status = 'completed'`
-	}
-	return `SELECT o.n AS open_uploads, o.bytes AS open_bytes, o.bytes + c.bytes AS stored_bytes
-		FROM (SELECT COUNT(*) AS n, COALESCE(SUM(total_size), 0) AS bytes FROM uploads
-			WHERE user_id = ? AND status IN (` + statusList(storage.OpenStatuses) + `)) AS o,
-		(` + completed + `) AS c`
-}
-
-// usageArgs returns the parameters of usageSQL(q) for user.
-func usageArgs(q storage.Quota, user string) []any {
-	if q.MaxStoredBytes > 0 {
-		return []any{user, user}
-	}
-	return []any{user}
-}
-
 // checkQuota refuses u when its user's holdings, read in tx, leave no room
 // for it under q (storage.Quota.Check). A zero q reads nothing.
 func checkQuota(ctx context.Context, tx *sql.Tx, u *storage.Upload, q storage.Quota) error {
@@ -372,7 +334,7 @@ func checkQuota(ctx context.Context, tx *sql.Tx, u *storage.Upload, q storage.Qu
 		return nil
 	}
 	var use storage.QuotaUsage
-	if err := tx.QueryRowContext(ctx, usageSQL(q), usageArgs(q, u.UserID)...).Scan(&use.OpenUploads, &use.OpenBytes, &use.StoredBytes); err != nil {
+	if err := tx.QueryRowContext(ctx, sqlquery.Usage(q), sqlquery.UsageArgs(q, u.UserID)...).Scan(&use.OpenUploads, &use.OpenBytes, &use.StoredBytes); err != nil {
 		return err
 	}
 	return q.Check(use, u.TotalSize)
