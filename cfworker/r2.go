@@ -143,13 +143,23 @@ func (s *ObjectStore) WriteChunk(ctx context.Context, m storage.MultipartInfo, h
 // CompleteMultipart completes the R2 upload. When the object already
 // exists it returns its info if it came from this upload, and refuses
 // otherwise. Errors: CodeUploadNotFound, CodeInvalidPart, CodeStorage.
+//
+// CodeInvalidPart names the chunks to send again in Missing. Chunks that
+// are absent from chunks or of the wrong size are named exactly. When R2
+// refuses the recorded ETags (two writes of one chunk in different
+// isolates can leave the database with the ETag of the part R2 did not
+// keep), Missing holds every chunk: R2's Workers binding cannot list the
+// parts of a multipart upload (R2MultipartUpload has uploadPart, abort and
+// complete only; ListParts is in R2's S3 API, which needs an API token the
+// Worker does not hold), so the store cannot tell which part R2 kept, and
+// only sending every chunk again makes the upload completable.
 func (s *ObjectStore) CompleteMultipart(ctx context.Context, m storage.MultipartInfo, handle string, chunks []storage.Chunk) (storage.ObjectInfo, error) {
 	if info, done, err := s.completed(ctx, m); done || err != nil {
 		return info, err
 	}
-	parts := make([]R2Part, len(chunks))
-	for i, c := range chunks {
-		parts[i] = R2Part{PartNumber: c.Index + 1, ETag: c.ETag}
+	parts, err := completedParts(m, chunks)
+	if err != nil {
+		return storage.ObjectInfo{}, err
 	}
 	obj, err := s.Bucket.CompleteMultipart(ctx, m.Key, handle, parts)
 	if err != nil {
@@ -159,9 +169,50 @@ func (s *ObjectStore) CompleteMultipart(ctx context.Context, m storage.Multipart
 				return info, cerr
 			}
 		}
+		if storage.HasCode(err, storage.CodeInvalidPart) {
+			all := make([]int, m.TotalChunks)
+			for i := range all {
+				all[i] = i
+			}
+			return storage.ObjectInfo{}, &storage.Error{Code: storage.CodeInvalidPart, Missing: all, Err: err,
+				Message: "R2 does not hold the parts recorded for the chunks, and cannot list the ones it holds: every chunk must be sent again"}
+		}
 		return storage.ObjectInfo{}, err
 	}
 	return infoOf(obj), nil
+}
+
+// completedParts checks chunks against the upload m and lists them as R2
+// parts in order. Chunks that are missing or of the wrong size give
+// CodeInvalidPart with their indices in Missing.
+func completedParts(m storage.MultipartInfo, chunks []storage.Chunk) ([]R2Part, error) {
+	byIndex := make(map[int]storage.Chunk, len(chunks))
+	for _, c := range chunks {
+		byIndex[c.Index] = c
+	}
+	var bad []int
+	parts := make([]R2Part, 0, m.TotalChunks)
+	for i := range m.TotalChunks {
+		c, ok := byIndex[i]
+		if !ok || c.Size != chunkLen(m, i) || c.ETag == "" {
+			bad = append(bad, i)
+			continue
+		}
+		parts = append(parts, R2Part{PartNumber: i + 1, ETag: c.ETag})
+	}
+	if len(bad) > 0 || len(byIndex) != m.TotalChunks {
+		return nil, &storage.Error{Code: storage.CodeInvalidPart, Missing: bad,
+			Message: fmt.Sprintf("%d chunks recorded for an upload of %d, %d of them missing or of the wrong size", len(chunks), m.TotalChunks, len(bad))}
+	}
+	return parts, nil
+}
+
+// chunkLen is the length chunk i of m must have.
+func chunkLen(m storage.MultipartInfo, i int) int64 {
+	if i == m.TotalChunks-1 {
+		return m.TotalSize - int64(m.TotalChunks-1)*m.ChunkSize
+	}
+	return m.ChunkSize
 }
 
 // completed reports whether the object of m exists, and returns its info
