@@ -191,10 +191,8 @@ func (s *Store) WriteChunk(ctx context.Context, m storage.MultipartInfo, handle 
 	}
 
 	fresh := isHole(f, off, size) // its bytes were promised and are now taken
-	bufp := s.bufs.Get().(*[]byte)
-	defer s.bufs.Put(bufp)
 	src := &chunkReader{ctx: ctx, r: io.LimitReader(r, size), sum: crc32.New(s.crc)}
-	n, err := io.CopyBuffer(io.NewOffsetWriter(f, off), src, *bufp)
+	n, err := s.copyChunk(io.NewOffsetWriter(f, off), src)
 	switch {
 	case src.err != nil:
 		return "", readError(src.err, index, n, size)
@@ -210,6 +208,50 @@ func (s *Store) WriteChunk(ctx context.Context, m storage.MultipartInfo, handle 
 		s.promise(-size)
 	}
 	return fmt.Sprintf("crc32c-%08x", src.sum.Sum32()), nil
+}
+
+// smallBufSize is the buffer a chunk body starts with: a client that trickles
+// its body makes the server hold this much, not bufSize.
+const smallBufSize = 64 << 10
+
+// copyChunk copies src to w like io.Copy, starting with a small buffer and
+// moving to a pooled bufSize one once a read fills the small one: a fast
+// client gets large writes, while each of many slow ones holds 64 KiB
+// instead of 1 MiB. It returns the bytes written and the first error (a
+// read error, or the write's), io.EOF excepted.
+func (s *Store) copyChunk(w io.Writer, src io.Reader) (int64, error) {
+	var small [smallBufSize]byte
+	buf := small[:]
+	var bigp *[]byte
+	defer func() {
+		if bigp != nil {
+			s.bufs.Put(bigp)
+		}
+	}()
+	var written int64
+	for {
+		nr, rerr := src.Read(buf)
+		if nr > 0 {
+			nw, werr := w.Write(buf[:nr])
+			written += int64(nw)
+			if werr != nil {
+				return written, werr
+			}
+			if nw != nr {
+				return written, io.ErrShortWrite
+			}
+			if nr == len(buf) && bigp == nil {
+				bigp = s.bufs.Get().(*[]byte)
+				buf = *bigp
+			}
+		}
+		if rerr == io.EOF {
+			return written, nil
+		}
+		if rerr != nil {
+			return written, rerr
+		}
+	}
 }
 
 // chunkReader reads r, hashing what it reads, records r's errors apart from
