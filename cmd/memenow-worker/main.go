@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"syscall/js"
 	"time"
@@ -63,7 +64,43 @@ func main() {
 		UploadTTL:      uploadTTL(log),
 		RateLimits:     rateLimits,
 	}
+	if os.Getenv("MEMENOW_TEST_ROUTES") == "1" {
+		cfworker.Serve(&testRoutes{app}, log)
+		return
+	}
 	cfworker.Serve(app, log)
+}
+
+// testRoutes adds routes the end-to-end tests need to the App (its
+// Scheduled method comes with the embedding). worker/test/start.mjs turns
+// them on with MEMENOW_TEST_ROUTES=1; a deployed Worker never has them.
+//
+// GET /__test/stream?bytes=N answers N bytes (byte i is i mod 251) in
+// 64 KiB writes without a Content-Length: a body of unknown length, longer
+// than the bridge gathers before streaming.
+type testRoutes struct{ *cfworker.App }
+
+func (t *testRoutes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet || r.URL.Path != "/__test/stream" {
+		t.App.ServeHTTP(w, r)
+		return
+	}
+	n, err := strconv.Atoi(r.URL.Query().Get("bytes"))
+	if err != nil || n < 0 || n > 64<<20 {
+		http.Error(w, "bytes must be 0 to 64 MiB", http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	piece := make([]byte, 64<<10)
+	for off := 0; off < n; off += len(piece) {
+		p := piece[:min(len(piece), n-off)]
+		for i := range p {
+			p[i] = byte((off + i) % 251)
+		}
+		if _, err := w.Write(p); err != nil {
+			return
+		}
+	}
 }
 
 // uploadTTL reads the UPLOAD_TTL variable (a Go duration of at least 1s);
