@@ -60,12 +60,9 @@ const mf = new Miniflare({
 });
 
 const url = await mf.ready;
-// Without --kv-config the request body limit is raised to 1 GiB: the shared
-// API suite (apitest) asks for 512 MiB chunks, which a Worker with the
-// default limit (95 MiB, Cloudflare's Free and Pro plans) refuses at init.
-// TODO: drop this once apitest.Target says the target's largest chunk.
-const kvConfig = values["kv-config"] ?? JSON.stringify({ max_request_body: 1 << 30 });
-await (await mf.getKVNamespace("STORAGE_CONFIG")).put("config", kvConfig);
+if (values["kv-config"] !== undefined) {
+  await (await mf.getKVNamespace("STORAGE_CONFIG")).put("config", values["kv-config"]);
+}
 console.log(`MEMENOW_TEST_WORKER_URL=${url.origin}`);
 console.log(`MEMENOW_TEST_WORKER_PERSIST=${persist}`);
 
