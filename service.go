@@ -171,8 +171,8 @@ func (s *Service) Init(ctx context.Context, r InitRequest) (*Upload, error) {
 	if r.UserRole == "" {
 		return nil, Errorf(CodeMissingField, "user_role is required")
 	}
-	if r.TotalSize <= 0 {
-		return nil, Errorf(CodeInvalidField, "total_size must be a positive integer")
+	if r.TotalSize < 0 {
+		return nil, Errorf(CodeInvalidField, "total_size must be a non-negative integer")
 	}
 	if r.TotalSize > s.Config.MaxFileSize {
 		return nil, Errorf(CodeFileTooLarge, "total_size %d exceeds the limit of %d bytes", r.TotalSize, s.Config.MaxFileSize)
@@ -380,6 +380,9 @@ func (s *Service) PutChunk(ctx context.Context, id string, index int, length int
 	}
 	if u.Status != StatusInitiated && u.Status != StatusInProgress {
 		return nil, stateError(u)
+	}
+	if u.TotalChunks == 0 { // an empty file: complete it with no chunk
+		return nil, Errorf(CodeInvalidField, "the upload is of an empty file and takes no chunk; complete it")
 	}
 	if index < 0 || index >= u.TotalChunks {
 		return nil, Errorf(CodeInvalidField, "X-Chunk-Index must be an integer from 0 to %d", u.TotalChunks-1)

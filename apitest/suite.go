@@ -169,8 +169,10 @@ func testEmptyFile(t *T) {
 	if head.Status != 200 || len(head.Body) != 0 || head.Header.Get("Content-Length") != "0" {
 		t.Fatalf("HEAD: status %d, %d bytes, headers %v", head.Status, len(head.Body), head.Header)
 	}
-	if r := t.Do("GET", path, map[string]string{"Range": "bytes=0-0"}, nil); r.Status != 416 {
-		t.Fatalf("Range on an empty file: status %d, want 416", r.Status)
+	// net/http ignores a Range on an empty file (clients add one to every
+	// request) and answers 200 with the empty body, not 416.
+	if r := t.Do("GET", path, map[string]string{"Range": "bytes=0-0"}, nil); r.Status != 200 || len(r.Body) != 0 {
+		t.Fatalf("Range on an empty file: status %d, %d bytes; want 200 and none, as net/http answers", r.Status, len(r.Body))
 	}
 	again := t.WantOK(t.Complete(u))
 	if again["status"] != "completed" || again["r2_key"] != u.Key {

@@ -40,7 +40,6 @@ func testInitValidation(t *T) {
 		{"no user_role", with("user_role", nil), 400, "MISSING_FIELD"},
 		{"file_name number", with("file_name", 5), 400, "INVALID_FIELD"},
 		{"total_size string", with("total_size", "1000"), 400, "INVALID_FIELD"},
-		{"total_size zero", with("total_size", 0), 400, "INVALID_FIELD"},
 		{"total_size negative", with("total_size", -1), 400, "INVALID_FIELD"},
 		{"total_size fraction", with("total_size", 1.5), 400, "INVALID_FIELD"},
 		{"total_size exponent", `{"file_name":"a","total_size":1e3,"user_id":"` + user + `","user_role":"creator"}`, 400, "INVALID_FIELD"},

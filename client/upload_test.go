@@ -8,12 +8,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	storage "github.com/memenow/memenow-storage"
+	"github.com/memenow/memenow-storage/apitest"
 	"github.com/memenow/memenow-storage/client"
 )
 
@@ -80,13 +82,34 @@ func TestUploadEmptyFile(t *testing.T) {
 	}
 }
 
-// TestUploadEmptyFileRefused documents today's server: it refuses an
-// empty file at init with INVALID_FIELD, which Upload returns as is.
+// TestUploadEmptyFileRefused checks a server that refuses an empty file
+// at init with INVALID_FIELD, as servers before zero-byte support did:
+// Upload returns the refusal as is.
 func TestUploadEmptyFileRefused(t *testing.T) {
-	c := newServer(t, nil)
+	c := newServer(t, apitest.RefuseEmptyFiles)
 	_, err := c.Upload(context.Background(), bytes.NewReader(nil), 0, opts("empty.txt"))
 	if !errors.Is(err, &storage.Error{Code: storage.CodeInvalidField}) || client.HTTPStatus(err) != http.StatusBadRequest {
 		t.Fatalf("err = %v, want INVALID_FIELD (HTTP 400)", err)
+	}
+}
+
+// TestUploadEmptyFileToRealServer uploads an empty file to the real
+// server, which takes it with no chunk, and reads it back empty.
+func TestUploadEmptyFileToRealServer(t *testing.T) {
+	c := newServer(t, nil)
+	res, err := c.Upload(context.Background(), bytes.NewReader(nil), 0, opts("empty.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Size != 0 || !strings.HasSuffix(res.Key, "/empty.txt") {
+		t.Fatalf("result %+v", res)
+	}
+	var buf bytes.Buffer
+	if _, err := c.Download(context.Background(), res.Key, &buf); err != nil {
+		t.Fatalf("Download: %v", err)
+	}
+	if buf.Len() != 0 {
+		t.Fatalf("downloaded %d bytes, want none", buf.Len())
 	}
 }
 

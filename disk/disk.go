@@ -118,9 +118,10 @@ func chunkLen(m storage.MultipartInfo, index int) int64 {
 }
 
 // CreateMultipart creates the upload's file at its full size (sparse) and
-// makes it durable. The handle is the upload id.
+// makes it durable. The handle is the upload id. An empty file (TotalSize
+// 0, no chunk) is an empty upload file, completed with no chunk.
 func (s *Store) CreateMultipart(ctx context.Context, m storage.MultipartInfo) (string, error) {
-	if m.TotalSize <= 0 || m.ChunkSize <= 0 || int64(m.TotalChunks) != (m.TotalSize+m.ChunkSize-1)/m.ChunkSize {
+	if m.TotalSize < 0 || m.ChunkSize <= 0 || int64(m.TotalChunks) != (m.TotalSize+m.ChunkSize-1)/m.ChunkSize {
 		return "", storage.Errorf(storage.CodeStorage, "invalid multipart layout: %d bytes in %d chunks of %d", m.TotalSize, m.TotalChunks, m.ChunkSize)
 	}
 	if !validKey(m.Key) {

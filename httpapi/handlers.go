@@ -61,6 +61,19 @@ func sizeField(fields map[string]json.RawMessage, name string, required bool, to
 	return n, nil
 }
 
+// countField reads a non-negative integer field, as sizeField does but
+// accepting 0.
+func countField(fields map[string]json.RawMessage, name string, required bool, tooBig storage.Code) (int64, error) {
+	if present(fields, name) && string(fields[name]) == "0" {
+		return 0, nil
+	}
+	n, err := sizeField(fields, name, required, tooBig)
+	if storage.HasCode(err, storage.CodeInvalidField) {
+		err = storage.Errorf(storage.CodeInvalidField, "%s must be a non-negative integer", name)
+	}
+	return n, err
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -89,7 +102,8 @@ func parseInit(fields map[string]json.RawMessage) (req storage.InitRequest, err 
 	if req.FileName, err = stringField(fields, "file_name", true); err != nil {
 		return req, err
 	}
-	if req.TotalSize, err = sizeField(fields, "total_size", true, storage.CodeFileTooLarge); err != nil {
+	// total_size may be 0: an empty file, which takes no chunk.
+	if req.TotalSize, err = countField(fields, "total_size", true, storage.CodeFileTooLarge); err != nil {
 		return req, err
 	}
 	// user_id and user_role may be absent: with auth on they come from the

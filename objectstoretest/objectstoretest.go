@@ -48,6 +48,7 @@ func RunConformance(t *testing.T, newStore func(t *testing.T) storage.ObjectStor
 	t.Run("ReaderEndsEarly", func(t *testing.T) { testReaderEndsEarly(t, newStore(t)) })
 	t.Run("ContextCancelledDuringWrite", func(t *testing.T) { testContextCancelled(t, newStore(t)) })
 	t.Run("CompleteIdempotent", func(t *testing.T) { testCompleteIdempotent(t, newStore(t)) })
+	t.Run("EmptyFile", func(t *testing.T) { testEmptyFile(t, newStore(t)) })
 	t.Run("CompleteInvalidPart", func(t *testing.T) { testCompleteInvalidPart(t, newStore(t)) })
 	t.Run("CompleteWrongETag", func(t *testing.T) { testCompleteWrongETag(t, newStore(t)) })
 	t.Run("Abort", func(t *testing.T) { testAbort(t, newStore(t)) })
@@ -555,6 +556,31 @@ func testCompleteIdempotent(t *testing.T, s storage.ObjectStore) {
 		t.Fatalf("second CompleteMultipart = %+v, first was %+v", second, first)
 	}
 	u.checkObject(s, first.ETag)
+}
+
+// testEmptyFile completes the upload of an empty file (TotalSize 0, no
+// chunk) with no chunk: the object is empty, with its content type and a
+// tag; a repeat returns the same info, and an abort after the complete
+// leaves the object.
+func testEmptyFile(t *testing.T, s storage.ObjectStore) {
+	u := newUpload(t, 0)
+	if u.m.TotalChunks != 0 {
+		t.Fatalf("TotalChunks = %d, want 0", u.m.TotalChunks)
+	}
+	u.create(s)
+	first := u.completeAndCheck(s, nil)
+	second, err := s.CompleteMultipart(t.Context(), u.m, u.handle, nil)
+	if err != nil {
+		t.Fatalf("second CompleteMultipart: %v", err)
+	}
+	if second.Key != first.Key || second.Size != 0 || second.ETag != first.ETag || second.ContentType != first.ContentType {
+		t.Fatalf("second CompleteMultipart = %+v, first was %+v", second, first)
+	}
+	if err := s.AbortMultipart(t.Context(), u.m, u.handle); err != nil {
+		t.Fatalf("AbortMultipart after the complete: %v", err)
+	}
+	u.checkObject(s, first.ETag)
+	t.Cleanup(func() { _ = s.Delete(context.Background(), u.m.Key) })
 }
 
 func testCompleteInvalidPart(t *testing.T, s storage.ObjectStore) {

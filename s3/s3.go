@@ -7,6 +7,7 @@
 package s3
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -342,6 +343,9 @@ func (p *partReader) Read(b []byte) (int, error) {
 // that is gone but whose object exists with the expected size (an earlier
 // complete whose answer was lost) gives that object's info.
 func (s *Store) CompleteMultipart(ctx context.Context, m storage.MultipartInfo, handle string, chunks []storage.Chunk) (storage.ObjectInfo, error) {
+	if m.TotalSize == 0 && m.TotalChunks == 0 && len(chunks) == 0 {
+		return s.completeEmpty(ctx, m, handle)
+	}
 	parts, err := completedParts(m, chunks)
 	if err != nil {
 		return storage.ObjectInfo{}, err
@@ -366,6 +370,49 @@ func (s *Store) CompleteMultipart(ctx context.Context, m storage.MultipartInfo, 
 	// Some servers (versitygw) also answer success for an upload id that is
 	// gone when an object exists at the key: check that it is this upload's.
 	return s.completedEarlier(ctx, m, nil)
+}
+
+// completeEmpty completes the upload of an empty file, which has no part:
+// S3 refuses CompleteMultipartUpload with no parts, so the object is put
+// with an empty body (the content type and upload id as for any upload)
+// while the multipart upload exists, and the multipart upload is aborted
+// after. A repeat finds the object of this upload and returns its info
+// (aborting the multipart upload again, in case a crash came between);
+// with neither the object nor the multipart upload it is
+// CodeUploadNotFound, as for any upload.
+func (s *Store) completeEmpty(ctx context.Context, m storage.MultipartInfo, handle string) (storage.ObjectInfo, error) {
+	info, err := s.completedEarlier(ctx, m, nil)
+	if err != nil {
+		if !storage.HasCode(err, storage.CodeUploadNotFound) {
+			return storage.ObjectInfo{}, err
+		}
+		// No object of this upload: the multipart upload must still exist.
+		if _, lerr := s.client.ListParts(ctx, &s3.ListPartsInput{
+			Bucket: &s.bucket, Key: aws.String(s.key(m.Key)), UploadId: &handle, MaxParts: aws.Int32(1),
+		}); lerr != nil {
+			if apiCode(lerr) == "NoSuchUpload" {
+				return storage.ObjectInfo{}, err
+			}
+			return storage.ObjectInfo{}, storageErr(lerr)
+		}
+		if _, perr := s.client.PutObject(ctx, &s3.PutObjectInput{
+			Bucket:        &s.bucket,
+			Key:           aws.String(s.key(m.Key)),
+			Body:          bytes.NewReader(nil),
+			ContentLength: aws.Int64(0),
+			ContentType:   aws.String(m.ContentType),
+			Metadata:      map[string]string{uploadIDMeta: m.UploadID},
+		}); perr != nil {
+			return storage.ObjectInfo{}, storageErr(perr)
+		}
+		if info, err = s.completedEarlier(ctx, m, nil); err != nil {
+			return storage.ObjectInfo{}, err
+		}
+	}
+	if err := s.AbortMultipart(ctx, m, handle); err != nil {
+		return storage.ObjectInfo{}, err
+	}
+	return info, nil
 }
 
 func (s *Store) complete(ctx context.Context, m storage.MultipartInfo, handle string, parts []types.CompletedPart) error {

@@ -582,7 +582,8 @@ func uploadsOnServer(t *testing.T, srv *server) int {
 // focuses it, keeps the file picker closed, and clears the message once
 // the field is right; an empty file gets a clear message.
 func TestBrowserValidatesForm(t *testing.T) {
-	srv := newServer(t)
+	api, svc := apitest.NewLocal(t, apitest.LocalOptions{Page: web.Handler()})
+	srv := startGated(t, apitest.RefuseEmptyFiles(api), svc) // a server that refuses empty files
 	ctx := newBrowser(t)
 	logs := watchConsole(ctx)
 	path, data := writeFile(t, "checked.bin", 1000, 7)
@@ -653,7 +654,7 @@ func TestBrowserValidatesForm(t *testing.T) {
 	href := waitCompleted(t, ctx, "the upload to complete")
 	checkDownload(t, srv, href, data)
 
-	// An empty file: the server refuses it, and the row says why.
+	// An empty file: this server refuses it, and the row says why.
 	do(t, ctx, chromedp.SetUploadFiles(chromedp.ID("file"), []string{emptyPath}))
 	msg := waitFor(t, ctx, "the empty file's error", `(() => { const e = document.querySelector("#list .row[data-state=error] .error");
 		return e && !e.hidden ? e.textContent : ""; })()`)

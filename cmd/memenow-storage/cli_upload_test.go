@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/memenow/memenow-storage/apitest"
 	"github.com/memenow/memenow-storage/client"
 )
 
@@ -155,10 +156,35 @@ func TestUploadCommandFinishes(t *testing.T) {
 	}
 }
 
-// TestUploadCommandEmptyFile checks that an empty file the server refuses
-// is reported as such, with the server's reason, and leaves no state.
+// TestUploadCommandEmptyFile checks that an empty file uploads, with no
+// chunk, to the real server and downloads back empty, leaving no state.
 func TestUploadCommandEmptyFile(t *testing.T) {
 	server := cliServer(t, nil, nil)
+	getenv, cache := cliEnv(t, server)
+	dir := t.TempDir()
+	path, _ := writeRandomFile(t, dir, "empty.txt", 0)
+	code, stdout, stderr := cliRun(context.Background(), runUpload, getenv, path, "--user-id", "a", "--user-role", "member")
+	key := strings.TrimSuffix(stdout, "\n")
+	if code != 0 || !strings.HasPrefix(key, "member/a/") || !strings.HasSuffix(key, "/document/empty.txt") ||
+		!strings.Contains(stderr, "uploaded empty.txt (0 B) as upload ") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 0 and the key", code, stdout, stderr)
+	}
+	if files := stateFiles(t, cache); len(files) != 0 {
+		t.Errorf("state left after a finished upload: %v", files)
+	}
+	out := filepath.Join(dir, "back.txt")
+	if code, stdout, stderr := cliRun(context.Background(), runDownload, getenv, key, "-o", out); code != 0 {
+		t.Fatalf("download: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Size() != 0 {
+		t.Fatalf("downloaded file: %v, %v; want an empty file", fi, err)
+	}
+}
+
+// TestUploadCommandEmptyFileRefused checks that an empty file a server
+// refuses is reported as such, with the server's reason, and leaves no state.
+func TestUploadCommandEmptyFileRefused(t *testing.T) {
+	server := cliServer(t, nil, apitest.RefuseEmptyFiles)
 	getenv, cache := cliEnv(t, server)
 	path, _ := writeRandomFile(t, t.TempDir(), "empty.txt", 0)
 	code, stdout, stderr := cliRun(context.Background(), runUpload, getenv, path, "--user-id", "a", "--user-role", "member")
