@@ -67,6 +67,15 @@ type R2 interface {
 	Ping(ctx context.Context) error
 }
 
+// R2Putter is an optional capability of an R2 binding (JSR2 has it):
+// storing a whole object at once. The store needs it for empty files,
+// which have no part, as R2 will not complete a multipart upload of none.
+type R2Putter interface {
+	// Put stores body at key with the content type and, as custom
+	// metadata, the upload id, as a completed multipart upload has them.
+	Put(ctx context.Context, key, contentType, uploadID string, body []byte) (*R2Object, error)
+}
+
 // KV is the part of a KV namespace binding the configuration uses.
 type KV interface {
 	// Get returns the value at key, or ok false when there is none.

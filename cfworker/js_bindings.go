@@ -132,6 +132,17 @@ func (JSR2) CompleteMultipart(ctx context.Context, key, r2UploadID string, parts
 	return decodeObject(v)
 }
 
+var _ R2Putter = JSR2{}
+
+// Put stores a whole object.
+func (JSR2) Put(ctx context.Context, key, contentType, uploadID string, body []byte) (*R2Object, error) {
+	v, err := call(ctx, "r2.put", key, contentType, uploadID, bytesToJS(body))
+	if err != nil {
+		return nil, err
+	}
+	return decodeObject(v)
+}
+
 // AbortMultipart aborts a multipart upload.
 func (JSR2) AbortMultipart(ctx context.Context, key, r2UploadID string) error {
 	_, err := call(ctx, "r2.abort", key, r2UploadID)

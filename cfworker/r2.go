@@ -155,7 +155,13 @@ func (s *ObjectStore) WriteChunk(ctx context.Context, m storage.MultipartInfo, h
 // only sending every chunk again makes the upload completable.
 func (s *ObjectStore) CompleteMultipart(ctx context.Context, m storage.MultipartInfo, handle string, chunks []storage.Chunk) (storage.ObjectInfo, error) {
 	if info, done, err := s.completed(ctx, m); done || err != nil {
+		if done && m.TotalChunks == 0 { // an empty file put before a crash
+			_ = s.AbortMultipart(ctx, m, handle)
+		}
 		return info, err
+	}
+	if m.TotalSize == 0 && m.TotalChunks == 0 && len(chunks) == 0 {
+		return s.completeEmpty(ctx, m, handle)
 	}
 	parts, err := completedParts(m, chunks)
 	if err != nil {
@@ -177,6 +183,25 @@ func (s *ObjectStore) CompleteMultipart(ctx context.Context, m storage.Multipart
 			return storage.ObjectInfo{}, &storage.Error{Code: storage.CodeInvalidPart, Missing: all, Err: err,
 				Message: "R2 does not hold the parts recorded for the chunks, and cannot list the ones it holds: every chunk must be sent again"}
 		}
+		return storage.ObjectInfo{}, err
+	}
+	return infoOf(obj), nil
+}
+
+// completeEmpty completes the upload of an empty file, which has no part:
+// R2 will not complete a multipart upload of none, so the object is put
+// with an empty body and the multipart upload aborted. A repeat finds the
+// object (CompleteMultipart's first check). Errors: CodeStorage.
+func (s *ObjectStore) completeEmpty(ctx context.Context, m storage.MultipartInfo, handle string) (storage.ObjectInfo, error) {
+	p, ok := s.Bucket.(R2Putter)
+	if !ok {
+		return storage.ObjectInfo{}, storage.Errorf(storage.CodeStorage, "this R2 binding cannot store an empty file")
+	}
+	obj, err := p.Put(ctx, m.Key, m.ContentType, m.UploadID, nil)
+	if err != nil {
+		return storage.ObjectInfo{}, r2Error(err, "the object store could not store the empty file")
+	}
+	if err := s.AbortMultipart(ctx, m, handle); err != nil {
 		return storage.ObjectInfo{}, err
 	}
 	return infoOf(obj), nil

@@ -119,6 +119,10 @@ const operations = {
     await rc.env.STORAGE_BUCKET.resumeMultipartUpload(key, uploadId).abort();
     return null;
   },
+  "r2.put": async (rc, key, contentType, uploadId, body) =>
+    describe(await rc.env.STORAGE_BUCKET.put(key, body, {
+      httpMetadata: { contentType }, customMetadata: { upload_id: uploadId },
+    })),
   "r2.head": async (rc, key) => describe(await rc.env.STORAGE_BUCKET.head(key)),
   "r2.delete": async (rc, key) => { await rc.env.STORAGE_BUCKET.delete(key); return null; },
   "r2.get": async (rc, key, offset, length) => {
