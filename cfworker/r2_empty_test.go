@@ -16,7 +16,9 @@ type emptyR2 struct {
 	aborts  []string
 }
 
-func (e *emptyR2) Head(ctx context.Context, key string) (*R2Object, error) { return e.objects[key], nil }
+func (e *emptyR2) Head(ctx context.Context, key string) (*R2Object, error) {
+	return e.objects[key], nil
+}
 
 func (e *emptyR2) Put(ctx context.Context, key, contentType, uploadID string, body []byte) (*R2Object, error) {
 	e.puts++
