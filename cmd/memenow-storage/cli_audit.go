@@ -77,7 +77,9 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	setByFlag := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { setByFlag[f.Name] = true })
-	cfg, err := resolveDatabaseConfig(settings, values, setByFlag, *configFile, getenv)
+	cfg, _, err := resolveSettings(settings, func(name string) (string, bool) {
+		return *values[name], setByFlag[name]
+	}, *configFile, setByFlag["config"], getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "memenow-storage audit: %v\n", err)
 		return exitUsage
@@ -125,40 +127,6 @@ func dash(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// resolveDatabaseConfig resolves the database and data-dir settings as
-// serve does: flag > environment > config file > default.
-func resolveDatabaseConfig(settings []setting, values map[string]*string, setByFlag map[string]bool, configFile string,
-	getenv func(string) string) (*serveConfig, error) {
-	path := configFile
-	if !setByFlag["config"] {
-		path = getenv("MEMENOW_CONFIG")
-	}
-	fromFile := map[string]string{}
-	if path != "" {
-		var err error
-		if fromFile, err = readConfigFile(path, serveSettings()); err != nil {
-			return nil, err
-		}
-	}
-	cfg := &serveConfig{}
-	for _, s := range settings {
-		value, from := s.def, "default"
-		if v, ok := fromFile[fileKey(s.name)]; ok {
-			value, from = v, "config file key "+fileKey(s.name)
-		}
-		if v := getenv(envName(s.name)); v != "" {
-			value, from = v, envName(s.name)
-		}
-		if setByFlag[s.name] {
-			value, from = *values[s.name], "--"+s.name
-		}
-		if err := s.apply(cfg, value); err != nil {
-			return nil, fmt.Errorf("%s: %v", from, err)
-		}
-	}
-	return cfg, nil
 }
 
 // openAuditMeta opens the database for reading the audit log; a missing

@@ -313,19 +313,34 @@ func loadServeConfig(args []string, getenv func(string) string, usageOut *string
 	setByFlag := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { setByFlag[f.Name] = true })
 
-	path := *configFile
-	if !setByFlag["config"] {
+	cfg, _, err := resolveSettings(settings, func(name string) (string, bool) {
+		return values[name].text, setByFlag[name]
+	}, *configFile, setByFlag["config"], getenv)
+	return cfg, err
+}
+
+// resolveSettings applies settings to a new serveConfig with serve's
+// precedence, flag > environment > config file > default, and returns it
+// with, for each setting, where its value came from ("--name", the variable,
+// "config file key k" or "default"). fromFlag returns a setting's flag text
+// and whether the flag was given; configFlag (given when configFlagSet) or
+// MEMENOW_CONFIG names the config file, whose keys may be any of serve's.
+// A bad value is an error naming its source.
+func resolveSettings(settings []setting, fromFlag func(name string) (string, bool), configFlag string, configFlagSet bool,
+	getenv func(string) string) (*serveConfig, map[string]string, error) {
+	path := configFlag
+	if !configFlagSet {
 		path = getenv("MEMENOW_CONFIG")
 	}
 	fromFile := map[string]string{}
 	if path != "" {
 		var err error
-		if fromFile, err = readConfigFile(path, settings); err != nil {
-			return nil, err
+		if fromFile, err = readConfigFile(path, serveSettings()); err != nil {
+			return nil, nil, err
 		}
 	}
-
 	cfg := &serveConfig{}
+	sources := map[string]string{}
 	for _, s := range settings {
 		value, source := s.def, "default"
 		if v, ok := fromFile[fileKey(s.name)]; ok {
@@ -334,14 +349,15 @@ func loadServeConfig(args []string, getenv func(string) string, usageOut *string
 		if v := getenv(envName(s.name)); v != "" {
 			value, source = v, envName(s.name)
 		}
-		if setByFlag[s.name] {
-			value, source = values[s.name].text, "--"+s.name
+		if v, given := fromFlag(s.name); given {
+			value, source = v, "--"+s.name
 		}
 		if err := s.apply(cfg, value); err != nil {
-			return nil, fmt.Errorf("%s: %v", source, err)
+			return nil, nil, fmt.Errorf("%s: %v", source, err)
 		}
+		sources[s.name] = source
 	}
-	return cfg, nil
+	return cfg, sources, nil
 }
 
 // flagHelp is returned when -h was asked for.

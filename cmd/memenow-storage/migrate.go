@@ -54,39 +54,13 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	setByFlag := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { setByFlag[f.Name] = true })
-	path := *configFile
-	if !setByFlag["config"] {
-		path = getenv("MEMENOW_CONFIG")
-	}
-	fromFile := map[string]string{}
-	if path != "" {
-		var err error
-		// Every key of serve's is known, so that serve's file is read as is.
-		if fromFile, err = readConfigFile(path, serveSettings()); err != nil {
-			fmt.Fprintf(stderr, "memenow-storage migrate: %v\n", err)
-			return exitUsage
-		}
-	}
-	cfg := &serveConfig{}
-	source := map[string]string{}
-	for _, s := range settings {
-		value, from := s.def, "default"
-		if v, ok := fromFile[fileKey(s.name)]; ok {
-			value, from = v, "config file key "+fileKey(s.name)
-		}
-		if v := getenv(envName(s.name)); v != "" {
-			value, from = v, envName(s.name)
-		}
-		if setByFlag[s.name] {
-			value, from = *values[s.name], "--"+s.name
-		}
-		if err := s.apply(cfg, value); err != nil {
-			return cliUsageError(fs, stderr, "%s: %v", from, err)
-		}
-		source[s.name] = from
+	cfg, source, err := resolveSettings(settings, func(name string) (string, bool) {
+		return *values[name], setByFlag[name]
+	}, *configFile, setByFlag["config"], getenv)
+	if err != nil {
+		return cliUsageError(fs, stderr, "%v", err)
 	}
 
-	var err error
 	target := describeDatabase(cfg)
 	if isPostgres(cfg.Database) {
 		err = postgres.Migrate(ctx, cfg.Database)
