@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -74,4 +76,45 @@ func TestEveryCodeHasAStatus(t *testing.T) {
 			t.Errorf("%s has no status of its own", code)
 		}
 	}
+}
+
+// TestRefusalsDoNotFloodTheLog: 401s, which a client can send at will and
+// the audit log records, are logged at debug, not info; a 404 still is.
+func TestRefusalsDoNotFloodTheLog(t *testing.T) {
+	var logs strings.Builder
+	svc := newService(t)
+	srv := httptest.NewServer(httpapi.NewServer(httpapi.Options{Service: svc,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Auth:   refuseAllTokens{}}))
+	defer srv.Close()
+	for range 20 {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/uploads", nil)
+		req.Header.Set("Authorization", "Bearer nope")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("status %d, want 401", resp.StatusCode)
+		}
+	}
+	if strings.Contains(logs.String(), "status=401") {
+		t.Fatalf("401s logged at info:\n%s", logs.String())
+	}
+	resp, err := http.Get(srv.URL + "/nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !strings.Contains(logs.String(), "status=404") {
+		t.Fatalf("a 404 is no longer logged at info:\n%s", logs.String())
+	}
+}
+
+// refuseAllTokens is an Authenticator that refuses every token.
+type refuseAllTokens struct{}
+
+func (refuseAllTokens) Authenticate(context.Context, string) (*storage.Principal, error) {
+	return nil, storage.Errorf(storage.CodeUnauthorized, "token is not valid")
 }

@@ -129,15 +129,22 @@ func (w *statusRecorder) Write(p []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// auditedRefusal reports whether a status is a refusal a client can cause
+// at will and the audit log records (401, 403, 429): logged at debug, so
+// that a flood of them cannot flood the log.
+func auditedRefusal(status int) bool {
+	return status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusTooManyRequests
+}
+
 // logRequests logs one line per request at debug level, and at info level
-// for errors.
+// for errors but the audited refusals.
 func (s *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		level := slog.LevelDebug
-		if rec.status >= 400 {
+		if rec.status >= 400 && !auditedRefusal(rec.status) {
 			level = slog.LevelInfo
 		}
 		s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path,
