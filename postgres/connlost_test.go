@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	storage "github.com/memenow/memenow-storage"
 )
 
 // TestConnectionLostClassifies checks which errors count as a lost
@@ -111,5 +113,20 @@ func TestBadRowKeepsPool(t *testing.T) {
 	}
 	if conns() == before {
 		t.Error("a lost connection did not reset the pool")
+	}
+}
+
+// TestDiskFullIsInsufficientStorage: PostgreSQL's disk_full (53100) is
+// CodeInsufficientStorage (507, not retried blindly); other statement
+// errors stay CodeDatabase.
+func TestDiskFullIsInsufficientStorage(t *testing.T) {
+	s := &Store{} // statement errors never touch the pool
+	full := s.dbError(context.Background(), &pgconn.PgError{Severity: "ERROR", Code: "53100", Message: "could not extend file"})
+	if !storage.HasCode(full, storage.CodeInsufficientStorage) {
+		t.Fatalf("disk_full: %v", full)
+	}
+	other := s.dbError(context.Background(), &pgconn.PgError{Severity: "ERROR", Code: "23502"})
+	if !storage.HasCode(other, storage.CodeDatabase) {
+		t.Fatalf("not_null_violation: %v", other)
 	}
 }

@@ -125,6 +125,10 @@ func (s *Store) dbError(ctx context.Context, err error) error {
 	if connectionLost(ctx, err) {
 		s.pool.Reset()
 	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "53100" { // disk_full
+		return storage.Wrap(storage.CodeInsufficientStorage, err, "the database server is out of space")
+	}
 	return storage.Wrap(storage.CodeDatabase, err, "database error")
 }
 

@@ -107,15 +107,24 @@ func (s *Store) Close() error {
 	return rerr
 }
 
-// dbError wraps a backend failure as CodeDatabase with a message that shows
-// no SQL; the cause stays available for logs.
+// dbError wraps a backend failure as CodeDatabase (CodeInsufficientStorage
+// when SQLite cannot grow its file) with a message that shows no SQL; the
+// cause stays available for logs.
 func dbError(err error) error {
 	var e *storage.Error
 	if errors.As(err, &e) {
 		return err
 	}
+	if sqliteCode(err)&0xff == sqliteFull {
+		// The client must not retry blindly, and the operator sees why.
+		return storage.Wrap(storage.CodeInsufficientStorage, err, "the database's disk is full")
+	}
 	return storage.Wrap(storage.CodeDatabase, err, "database error")
 }
+
+// sqliteFull is SQLite's primary result code SQLITE_FULL: the disk (or
+// the database's size limit) is full.
+const sqliteFull = 13
 
 // sqliteCode returns the extended result code of a modernc.org/sqlite
 // error, or 0.
