@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
-	"net/url"
-	"strconv"
 	"time"
 
 	storage "github.com/memenow/memenow-storage"
@@ -173,25 +171,17 @@ type auditResponse struct {
 // handleAudit lists the audit log, newest first, for administrators:
 // ?since= (RFC 3339) &user_id= &action= &limit= &cursor=.
 func (s *server) handleAudit(w http.ResponseWriter, r *http.Request) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	q, limit, err := pageQuery(r)
 	if err != nil {
-		s.writeError(w, r, storage.Errorf(storage.CodeInvalidField, "the query string is malformed"))
+		s.writeError(w, r, err)
 		return
 	}
-	req := storage.AuditRequest{UserID: q.Get("user_id"), Action: q.Get("action"), Cursor: q.Get("cursor")}
+	req := storage.AuditRequest{UserID: q.Get("user_id"), Action: q.Get("action"), Cursor: q.Get("cursor"), Limit: limit}
 	if v := q.Get("since"); v != "" {
 		if req.Since, err = time.Parse(time.RFC3339Nano, v); err != nil {
 			s.writeError(w, r, storage.Errorf(storage.CodeInvalidField, "since must be an RFC 3339 time, such as 2024-01-12T00:00:00Z"))
 			return
 		}
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || !digits.MatchString(v) {
-			s.writeError(w, r, storage.Errorf(storage.CodeInvalidField, "limit must be between 1 and %d", storage.MaxListLimit))
-			return
-		}
-		req.Limit = n
 	}
 	page, err := s.svc.ListAudit(r.Context(), req)
 	if err != nil {

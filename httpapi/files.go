@@ -155,6 +155,25 @@ func boolField(fields map[string]json.RawMessage, name string) (bool, error) {
 	return v, nil
 }
 
+// pageQuery parses the query of a paged listing and its limit parameter
+// (0 when absent: the Service's default). A malformed query or limit is
+// CodeInvalidField.
+func pageQuery(r *http.Request) (url.Values, int, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, 0, storage.Errorf(storage.CodeInvalidField, "the query string is malformed")
+	}
+	v := q.Get("limit")
+	if v == "" {
+		return q, 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || !digits.MatchString(v) {
+		return nil, 0, storage.Errorf(storage.CodeInvalidField, "limit must be between 1 and %d", storage.MaxListLimit)
+	}
+	return q, n, nil
+}
+
 // listResponse answers GET /api/uploads.
 type listResponse struct {
 	Uploads    []uploadJSON `json:"uploads"`
@@ -164,20 +183,12 @@ type listResponse struct {
 // handleList lists the caller's uploads, newest first:
 // ?status=&limit=&cursor= (and user_id= for administrators).
 func (s *server) handleList(w http.ResponseWriter, r *http.Request) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	q, limit, err := pageQuery(r)
 	if err != nil {
-		s.writeError(w, r, storage.Errorf(storage.CodeInvalidField, "the query string is malformed"))
+		s.writeError(w, r, err)
 		return
 	}
-	req := storage.ListRequest{UserID: q.Get("user_id"), Status: q.Get("status"), Cursor: q.Get("cursor")}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || !digits.MatchString(v) {
-			s.writeError(w, r, storage.Errorf(storage.CodeInvalidField, "limit must be between 1 and %d", storage.MaxListLimit))
-			return
-		}
-		req.Limit = n
-	}
+	req := storage.ListRequest{UserID: q.Get("user_id"), Status: q.Get("status"), Cursor: q.Get("cursor"), Limit: limit}
 	page, err := s.svc.List(r.Context(), req)
 	if err != nil {
 		s.writeError(w, r, err)
