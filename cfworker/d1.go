@@ -26,9 +26,7 @@ type MetaStore struct {
 
 var _ storage.MetaStore = (*MetaStore)(nil)
 
-const uploadColumns = `id, file_name, total_size, user_id, user_role, content_type,
-	chunk_size, total_chunks, status, r2_key, store_handle, chunks_uploaded,
-	bytes_uploaded, created_at, updated_at, visibility`
+const uploadColumns = sqlquery.UploadColumns
 
 func (s *MetaStore) nowMS() int64 {
 	if s.Now != nil {
@@ -154,23 +152,8 @@ func (s *MetaStore) GetUploadByKey(ctx context.Context, key string) (*storage.Up
 // and starting after q.After, in one query that the indexes on (user_id,
 // created_at, id) and (created_at, id) serve. Errors: CodeDatabase.
 func (s *MetaStore) ListUploads(ctx context.Context, q storage.ListQuery) ([]*storage.Upload, error) {
-	var where []string
-	var args []any
-	if q.UserID != "" {
-		where, args = append(where, "user_id = ?"), append(args, q.UserID)
-	}
-	if q.Status != "" {
-		where, args = append(where, "status = ?"), append(args, string(q.Status))
-	}
-	if q.After != nil {
-		where, args = append(where, "(created_at, id) < (?, ?)"), append(args, q.After.CreatedAt.UnixMilli(), q.After.ID)
-	}
-	sql := `SELECT ` + uploadColumns + ` FROM uploads`
-	if len(where) > 0 {
-		sql += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	sql += ` ORDER BY created_at DESC, id DESC LIMIT ?`
-	res, err := s.DB.Query(ctx, Statement{SQL: sql, Params: append(args, max(q.Limit, 1))})
+	query, args := sqlquery.ListUploads(q)
+	res, err := s.DB.Query(ctx, Statement{SQL: query, Params: args})
 	if err != nil {
 		return nil, dbError(err)
 	}

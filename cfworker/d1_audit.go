@@ -2,10 +2,10 @@ package cfworker
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	storage "github.com/memenow/memenow-storage"
+	"github.com/memenow/memenow-storage/internal/sqlquery"
 )
 
 // The audit log (storage.AuditEvent) on D1. D1 has no interactive
@@ -14,7 +14,7 @@ import (
 // update and guarded by the same condition, so that they are written only
 // when the change happens.
 
-const auditColumns = `id, at, request_id, actor, actor_id, client_ip, action, upload_id, r2_key, bytes, outcome`
+const auditColumns = sqlquery.AuditColumns
 
 // auditInserts returns one INSERT per event, written only when the SQL
 // condition cond (with parameters cargs; "" for none) holds.
@@ -46,26 +46,8 @@ func (s *MetaStore) AppendAudit(ctx context.Context, events []storage.AuditEvent
 // indexes on (at, id), (actor_id, at, id) and (action, at, id) serve.
 // Errors: CodeDatabase.
 func (s *MetaStore) ListAudit(ctx context.Context, q storage.AuditQuery) ([]storage.AuditEvent, error) {
-	var where []string
-	var args []any
-	if !q.Since.IsZero() {
-		where, args = append(where, "at >= ?"), append(args, q.Since.UnixMilli())
-	}
-	if q.UserID != "" {
-		where, args = append(where, "actor_id = ?"), append(args, q.UserID)
-	}
-	if q.Action != "" {
-		where, args = append(where, "action = ?"), append(args, q.Action)
-	}
-	if q.Before != nil {
-		where, args = append(where, "(at, id) < (?, ?)"), append(args, q.Before.Time.UnixMilli(), q.Before.ID)
-	}
-	sql := `SELECT ` + auditColumns + ` FROM audit`
-	if len(where) > 0 {
-		sql += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	sql += ` ORDER BY at DESC, id DESC LIMIT ?`
-	res, err := s.DB.Query(ctx, Statement{SQL: sql, Params: append(args, max(q.Limit, 1))})
+	query, args := sqlquery.ListAudit(q)
+	res, err := s.DB.Query(ctx, Statement{SQL: query, Params: args})
 	if err != nil {
 		return nil, dbError(err)
 	}

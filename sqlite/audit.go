@@ -3,17 +3,17 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"strings"
 	"time"
 
 	storage "github.com/memenow/memenow-storage"
+	"github.com/memenow/memenow-storage/internal/sqlquery"
 )
 
 // The audit log (storage.AuditEvent): the rows state changes write in their
 // own transaction (insertAudit), the batches of other events, the listing
 // and the retention delete.
 
-const auditColumns = `id, at, request_id, actor, actor_id, client_ip, action, upload_id, r2_key, bytes, outcome`
+const auditColumns = sqlquery.AuditColumns
 
 // insertAudit writes events in tx.
 func insertAudit(ctx context.Context, tx *sql.Tx, events []storage.AuditEvent) error {
@@ -47,7 +47,7 @@ func (s *Store) AppendAudit(ctx context.Context, events []storage.AuditEvent) er
 // at and then id, both descending, filtered by q; the indexes on (at, id),
 // (actor_id, at, id) and (action, at, id) serve it. Errors: CodeDatabase.
 func (s *Store) ListAudit(ctx context.Context, q storage.AuditQuery) ([]storage.AuditEvent, error) {
-	query, args := auditSQL(q)
+	query, args := sqlquery.ListAudit(q)
 	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, dbError(err)
@@ -68,29 +68,6 @@ func (s *Store) ListAudit(ctx context.Context, q storage.AuditQuery) ([]storage.
 		return nil, dbError(err)
 	}
 	return out, nil
-}
-
-// auditSQL returns the query of ListAudit for q and its parameters.
-func auditSQL(q storage.AuditQuery) (string, []any) {
-	var where []string
-	var args []any
-	if !q.Since.IsZero() {
-		where, args = append(where, "at >= ?"), append(args, q.Since.UnixMilli())
-	}
-	if q.UserID != "" {
-		where, args = append(where, "actor_id = ?"), append(args, q.UserID)
-	}
-	if q.Action != "" {
-		where, args = append(where, "action = ?"), append(args, q.Action)
-	}
-	if q.Before != nil {
-		where, args = append(where, "(at, id) < (?, ?)"), append(args, q.Before.Time.UnixMilli(), q.Before.ID)
-	}
-	query := `SELECT ` + auditColumns + ` FROM audit`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	return query + ` ORDER BY at DESC, id DESC LIMIT ?`, append(args, max(q.Limit, 1))
 }
 
 // DeleteAuditBefore deletes the audit rows older than t. Errors:

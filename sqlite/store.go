@@ -12,9 +12,7 @@ import (
 	"github.com/memenow/memenow-storage/internal/sqlquery"
 )
 
-const uploadColumns = `id, file_name, total_size, user_id, user_role, content_type,
-	chunk_size, total_chunks, status, r2_key, store_handle, chunks_uploaded,
-	bytes_uploaded, created_at, updated_at, visibility`
+const uploadColumns = sqlquery.UploadColumns
 
 // queryer is what *sql.DB and *sql.Tx share.
 type queryer interface {
@@ -105,24 +103,8 @@ func (s *Store) GetUploadByKey(ctx context.Context, key string) (*storage.Upload
 // and starting after q.After. The indexes on (user_id, created_at, id) and
 // (created_at, id) serve the order and the cursor. Errors: CodeDatabase.
 func (s *Store) ListUploads(ctx context.Context, q storage.ListQuery) ([]*storage.Upload, error) {
-	var where []string
-	var args []any
-	if q.UserID != "" {
-		where, args = append(where, "user_id = ?"), append(args, q.UserID)
-	}
-	if q.Status != "" {
-		where, args = append(where, "status = ?"), append(args, string(q.Status))
-	}
-	if q.After != nil {
-		// A row value comparison, which SQLite turns into an index range.
-		where, args = append(where, "(created_at, id) < (?, ?)"), append(args, q.After.CreatedAt.UnixMilli(), q.After.ID)
-	}
-	query := `SELECT ` + uploadColumns + ` FROM uploads`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	query += ` ORDER BY created_at DESC, id DESC LIMIT ?`
-	rows, err := s.r.QueryContext(ctx, query, append(args, max(q.Limit, 1))...)
+	query, args := sqlquery.ListUploads(q)
+	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, dbError(err)
 	}

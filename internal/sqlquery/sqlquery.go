@@ -49,3 +49,64 @@ func UsageArgs(q storage.Quota, user string) []any {
 	}
 	return []any{user}
 }
+
+// UploadColumns are the columns of an upload row, in the order the SQLite
+// store and the D1 adapter scan them.
+const UploadColumns = `id, file_name, total_size, user_id, user_role, content_type,
+	chunk_size, total_chunks, status, r2_key, store_handle, chunks_uploaded,
+	bytes_uploaded, created_at, updated_at, visibility`
+
+// AuditColumns are the columns of an audit row, in the order the SQLite
+// store and the D1 adapter scan them.
+const AuditColumns = `id, at, request_id, actor, actor_id, client_ip, action, upload_id, r2_key, bytes, outcome`
+
+// ListUploads returns the query of MetaStore.ListUploads for q, in the
+// SQLite dialect, and its parameters: newest first by created_at and then
+// id, filtered by q's user and status, after q.After (a row value
+// comparison, which SQLite turns into a range of the index on (user_id,
+// created_at, id) or (created_at, id)), at most q.Limit (at least 1) rows.
+func ListUploads(q storage.ListQuery) (string, []any) {
+	var where []string
+	var args []any
+	if q.UserID != "" {
+		where, args = append(where, "user_id = ?"), append(args, q.UserID)
+	}
+	if q.Status != "" {
+		where, args = append(where, "status = ?"), append(args, string(q.Status))
+	}
+	if q.After != nil {
+		where, args = append(where, "(created_at, id) < (?, ?)"), append(args, q.After.CreatedAt.UnixMilli(), q.After.ID)
+	}
+	return selectNewest(`SELECT `+UploadColumns+` FROM uploads`, where, `created_at DESC, id DESC`), append(args, max(q.Limit, 1))
+}
+
+// ListAudit returns the query of MetaStore.ListAudit for q, in the SQLite
+// dialect, and its parameters: newest first by at and then id, filtered by
+// q, served by the indexes on (at, id), (actor_id, at, id) and (action, at,
+// id).
+func ListAudit(q storage.AuditQuery) (string, []any) {
+	var where []string
+	var args []any
+	if !q.Since.IsZero() {
+		where, args = append(where, "at >= ?"), append(args, q.Since.UnixMilli())
+	}
+	if q.UserID != "" {
+		where, args = append(where, "actor_id = ?"), append(args, q.UserID)
+	}
+	if q.Action != "" {
+		where, args = append(where, "action = ?"), append(args, q.Action)
+	}
+	if q.Before != nil {
+		where, args = append(where, "(at, id) < (?, ?)"), append(args, q.Before.Time.UnixMilli(), q.Before.ID)
+	}
+	return selectNewest(`SELECT `+AuditColumns+` FROM audit`, where, `at DESC, id DESC`), append(args, max(q.Limit, 1))
+}
+
+// selectNewest joins a SELECT, its conditions and its order with a LIMIT
+// parameter.
+func selectNewest(sel string, where []string, order string) string {
+	if len(where) > 0 {
+		sel += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	return sel + ` ORDER BY ` + order + ` LIMIT ?`
+}
