@@ -114,32 +114,6 @@ func truncateID(v string) string {
 	return v
 }
 
-// countingWriter counts the body bytes written through it.
-type countingWriter struct {
-	http.ResponseWriter
-	status int
-	n      int64
-}
-
-func (w *countingWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *countingWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(p)
-	w.n += int64(n)
-	return n, err
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // AuditJSON is one row of GET /api/audit (and of the audit command's --json).
 type AuditJSON struct {
 	ID        int64  `json:"id"`

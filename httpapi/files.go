@@ -39,10 +39,10 @@ func (s *server) handleFile(w http.ResponseWriter, r *http.Request) {
 		h.Set("ETag", info.ETag)
 	}
 	h.Set("Accept-Ranges", "bytes")
-	cw := &countingWriter{ResponseWriter: w} // audit.go: the bytes served
+	cw := &statusRecorder{ResponseWriter: w} // the bytes served, for the audit row
 	http.ServeContent(cw, r, "", info.LastModified, obj)
 	if r.Method == http.MethodGet && (cw.status == http.StatusOK || cw.status == http.StatusPartialContent) {
-		s.record(r.WithContext(ctx), storage.AuditDownload, u, cw.n, storage.OutcomeOK)
+		s.record(r.WithContext(ctx), storage.AuditDownload, u, cw.bytes, storage.OutcomeOK)
 	}
 }
 

@@ -103,7 +103,8 @@ func (s *server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-// statusRecorder remembers the status and size of a response for the log.
+// statusRecorder remembers the status and size of a response, for the log
+// and the audit row of a download.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
