@@ -61,25 +61,9 @@ func (s *Store) ListStale(ctx context.Context, statuses []storage.Status, update
 		return []*storage.Upload{}, nil
 	}
 	args := append(statusArgs(statuses), updatedBefore.UnixMilli(), max(limit, 1))
-	rows, err := s.r.QueryContext(ctx, `SELECT `+uploadColumns+` FROM uploads
+	return s.queryUploads(ctx, `SELECT `+uploadColumns+` FROM uploads
 		WHERE status IN (`+placeholders(len(statuses))+`) AND updated_at < ?
 		ORDER BY updated_at LIMIT ?`, args...)
-	if err != nil {
-		return nil, dbError(err)
-	}
-	defer rows.Close()
-	us := []*storage.Upload{}
-	for rows.Next() {
-		u, err := scanUpload(rows)
-		if err != nil {
-			return nil, dbError(err)
-		}
-		us = append(us, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbError(err)
-	}
-	return us, nil
 }
 
 // Expire moves upload id to expired when it is initiated or in progress and

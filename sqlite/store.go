@@ -104,6 +104,12 @@ func (s *Store) GetUploadByKey(ctx context.Context, key string) (*storage.Upload
 // (created_at, id) serve the order and the cursor. Errors: CodeDatabase.
 func (s *Store) ListUploads(ctx context.Context, q storage.ListQuery) ([]*storage.Upload, error) {
 	query, args := sqlquery.ListUploads(q)
+	return s.queryUploads(ctx, query, args...)
+}
+
+// queryUploads runs a SELECT of uploadColumns on the reader pool and scans
+// every row; no row gives an empty, non-nil slice. Errors: CodeDatabase.
+func (s *Store) queryUploads(ctx context.Context, query string, args ...any) ([]*storage.Upload, error) {
 	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, dbError(err)
